@@ -1,0 +1,55 @@
+# Corral — build, test, run and benchmark.
+#
+#   make run    build and start a single-node cluster on this machine
+#   make test   install or check what the tests need, then run them
+#
+# Packages whose tests exercise many goroutines run under the race detector.
+
+GO        ?= go
+BIN       := bin
+DAEMONS   := masterd
+TOOLS     := bench/simagents
+RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... ./agentd/masterlink/...
+# Debian packages the tests need; later parts (agentd, routerd) add to this.
+DEB_PKGS  := gcc
+RUN_DIR   ?= $(CURDIR)/.run
+
+.PHONY: all build test run bench lint deps clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(TOOLS))
+
+deps:
+	@command -v $(GO) >/dev/null || { echo "make: Go 1.26 is missing: install it from go.dev/dl and put it on PATH" >&2; exit 1; }
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "make: missing Debian packages:$$missing (run: sudo apt-get install$$missing)" >&2; exit 1; fi; \
+	fi
+	$(GO) mod download
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps lint
+	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /masterd/master -e /masterd/leader -e /masterd/offer -e /masterd/server -e /agentd/masterlink)
+
+bench: build
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./masterd/offer/
+	$(BIN)/simagents -agents 2000 -frameworks 200 -masterd $(BIN)/masterd
+
+run: build
+	@mkdir -p $(RUN_DIR)
+	@echo "masterd: Mesos API on http://127.0.0.1:5050 (state: /master/state), data in $(RUN_DIR)"
+	@echo "Ctrl-C stops it."
+	$(BIN)/masterd --work-dir $(RUN_DIR)/master --listen 127.0.0.1:5050 --marathon-listen 127.0.0.1:8080 --hostname 127.0.0.1
+
+clean:
+	rm -rf $(BIN) $(RUN_DIR)

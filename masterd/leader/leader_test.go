@@ -1,0 +1,112 @@
+package leader_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"corral/masterd/leader"
+	"corral/masterd/state"
+	"corral/masterd/state/statetest"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type candidate struct {
+	el     *leader.Elector
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	fence  clientv3.Cmp
+	terms  int
+}
+
+func start(t *testing.T, cli *clientv3.Client, id string) *candidate {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	c := &candidate{el: leader.New(cli, leader.Info{ID: id, Hostname: id, Port: 5050}, 2*time.Second, log), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	go func() {
+		defer close(c.done)
+		c.el.Run(ctx, func(lctx context.Context, fence clientv3.Cmp) error {
+			c.mu.Lock()
+			c.fence, c.terms = fence, c.terms+1
+			c.mu.Unlock()
+			<-lctx.Done()
+			return nil
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-c.done })
+	return c
+}
+
+func TestExactlyOneLeaderAndHandover(t *testing.T) {
+	e, _ := statetest.Start(t)
+	a := start(t, e.Client, "a")
+	b := start(t, e.Client, "b")
+	waitFor(t, 5*time.Second, "a leader", func() bool { return a.el.IsLeader() || b.el.IsLeader() })
+	if a.el.IsLeader() && b.el.IsLeader() {
+		t.Fatal("both candidates lead")
+	}
+	lead, standby := a, b
+	if b.el.IsLeader() {
+		lead, standby = b, a
+	}
+	waitFor(t, 5*time.Second, "the standby to see the leader", func() bool {
+		l, ok := standby.el.Leader()
+		return ok && l.ID == lead.el.Self().ID
+	})
+	lead.mu.Lock()
+	oldFence := lead.fence
+	lead.mu.Unlock()
+
+	lead.cancel()
+	<-lead.done
+	waitFor(t, 5*time.Second, "the standby to lead", standby.el.IsLeader)
+	waitFor(t, 5*time.Second, "the new leader to be observed", func() bool {
+		l, ok := standby.el.Leader()
+		return ok && l.ID == standby.el.Self().ID
+	})
+	// The old leader's fence no longer holds: its writes are refused.
+	err := state.NewStore(e.Client).Fenced(oldFence).Frameworks().Put(context.Background(), "x", state.Framework{})
+	if !errors.Is(err, state.ErrNotLeader) {
+		t.Fatalf("write fenced on the old term = %v, want ErrNotLeader", err)
+	}
+}
+
+func TestAbdicateHandsOver(t *testing.T) {
+	e, _ := statetest.Start(t)
+	a := start(t, e.Client, "a")
+	waitFor(t, 5*time.Second, "a to lead", a.el.IsLeader)
+	b := start(t, e.Client, "b")
+	waitFor(t, 5*time.Second, "b to see a", func() bool { l, ok := b.el.Leader(); return ok && l.ID == "a" })
+	if !a.el.Abdicate() {
+		t.Fatal("Abdicate() = false for the leader")
+	}
+	waitFor(t, 5*time.Second, "b to lead after a abdicated", b.el.IsLeader)
+	if b.el.Abdicate() == false {
+		t.Fatal("b cannot abdicate")
+	}
+	// a campaigns again and wins after b abdicates.
+	waitFor(t, 5*time.Second, "a to lead again", a.el.IsLeader)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.terms != 2 {
+		t.Fatalf("a led %d terms, want 2", a.terms)
+	}
+}

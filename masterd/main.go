@@ -1,0 +1,118 @@
+// Command masterd is Corral's master: it keeps the cluster state in etcd,
+// elects a leader, registers agents, makes resource offers, and serves the
+// Mesos-compatible API (and, in later releases, the Marathon API).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"corral/masterd/master"
+	"corral/masterd/server"
+	"corral/masterd/state"
+	"corral/mesos"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "masterd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	host, _ := os.Hostname()
+	mc := master.DefaultConfig()
+	var (
+		workDir       = flag.String("work-dir", "/var/lib/corral/master", "directory for the embedded etcd's data")
+		listen        = flag.String("listen", ":5050", "address of the Mesos API (agents, /master/state)")
+		marathon      = flag.String("marathon-listen", ":8080", "address of the Marathon v2 API")
+		endpoints     = flag.String("etcd-endpoints", "", "comma-separated client URLs of an external etcd cluster; empty embeds a single-node etcd")
+		etcdClient    = flag.String("etcd-listen-client", "http://127.0.0.1:2379", "client URL of the embedded etcd")
+		etcdPeer      = flag.String("etcd-listen-peer", "http://127.0.0.1:2380", "peer URL of the embedded etcd")
+		hostname      = flag.String("hostname", host, "hostname the master advertises (redirects and leader_info name it)")
+		advertiseIP   = flag.String("advertise-ip", "", "IP the master advertises in its PID (default: derived from --listen or --hostname)")
+		electionTTL   = flag.Duration("election-ttl", 10*time.Second, "leader session TTL: a dead leader is replaced within it")
+		minAlloc      = flag.String("min-allocatable-resources", "cpus:0.01|mem:32", "offer an agent only when its free resources meet one of these |-separated sets")
+		weights       = flag.String("weights", "", "role weights for DRF, e.g. web=2,batch=1")
+		offerTimeout  = flag.Duration("offer-timeout", 0, "rescind offers outstanding longer than this (0: never)")
+		refuseSeconds = flag.Duration("refuse-seconds", mc.Offers.RefuseSeconds, "default filter for declined or unused resources")
+		logLevel      = flag.String("log-level", "info", "debug, info, warn or error")
+	)
+	flag.DurationVar(&mc.AllocationInterval, "allocation-interval", mc.AllocationInterval, "time between batch allocations")
+	flag.DurationVar(&mc.AgentPingTimeout, "agent-ping-timeout", mc.AgentPingTimeout, "agent heartbeat interval; silence for this times --max-agent-ping-timeouts makes an agent unreachable")
+	flag.IntVar(&mc.MaxAgentPingTimeouts, "max-agent-ping-timeouts", mc.MaxAgentPingTimeouts, "missed heartbeats before an agent is unreachable")
+	flag.DurationVar(&mc.AgentReregisterTimeout, "agent-reregister-timeout", mc.AgentReregisterTimeout, "after an election, agents that do not re-register within this are unreachable")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("invalid --log-level %q, must be debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	var err error
+	if mc.Offers.MinAllocatable, err = mesos.ParseMinAllocatable(*minAlloc); err != nil {
+		return fmt.Errorf("invalid --min-allocatable-resources: %w", err)
+	}
+	if mc.Offers.Weights, err = parseWeights(*weights); err != nil {
+		return err
+	}
+	mc.Offers.OfferTimeout = *offerTimeout
+	mc.Offers.RefuseSeconds = *refuseSeconds
+
+	sc := state.DefaultConfig(*workDir)
+	sc.ClientURL, sc.PeerURL = *etcdClient, *etcdPeer
+	if *endpoints != "" {
+		sc.Endpoints = strings.Split(*endpoints, ",")
+	}
+	mc.Flags = map[string]string{}
+	flag.VisitAll(func(f *flag.Flag) { mc.Flags[strings.ReplaceAll(f.Name, "-", "_")] = f.Value.String() })
+
+	srv, err := server.New(server.Config{
+		Listen:         *listen,
+		MarathonListen: *marathon,
+		Hostname:       *hostname,
+		AdvertiseIP:    *advertiseIP,
+		ElectionTTL:    *electionTTL,
+		State:          sc,
+		Master:         mc,
+	}, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return srv.Run(ctx)
+}
+
+// parseWeights parses "role=weight,role=weight" as Mesos's --weights.
+func parseWeights(s string) (map[string]float64, error) {
+	w := map[string]float64{}
+	for _, pair := range strings.Split(s, ",") {
+		if pair = strings.TrimSpace(pair); pair == "" {
+			continue
+		}
+		role, v, ok := strings.Cut(pair, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if !ok || role == "" || err != nil || f <= 0 {
+			return nil, fmt.Errorf("invalid --weights entry %q, must be role=weight with weight > 0", pair)
+		}
+		w[role] = f
+	}
+	return w, nil
+}

@@ -1,0 +1,271 @@
+// Package master is the leading masterd's cluster model: the agents that
+// registered over the agent protocol, the frameworks that subscribed, their
+// tasks, and the allocator that turns free resources into offers. It serves
+// the agent protocol over HTTP and frameworks in process, through the calls
+// and events of the Mesos v1 scheduler API.
+package master
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"corral/masterd/offer"
+	"corral/masterd/state"
+	"corral/mesos"
+)
+
+// Config tunes the master. Names and defaults follow the Mesos master flags.
+type Config struct {
+	ID                     string // master ID; agent IDs are <ID>-S<n>
+	Hostname               string
+	IP                     string
+	Port                   int
+	Version                string
+	AllocationInterval     time.Duration
+	AgentPingTimeout       time.Duration // also the agents' heartbeat interval
+	MaxAgentPingTimeouts   int
+	AgentReregisterTimeout time.Duration
+	Offers                 offer.Config
+	// Flags are echoed in /master/state.
+	Flags map[string]string
+}
+
+// DefaultConfig returns Mesos's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Version:                "1.11.0",
+		AllocationInterval:     time.Second,
+		AgentPingTimeout:       15 * time.Second,
+		MaxAgentPingTimeouts:   5,
+		AgentReregisterTimeout: 10 * time.Minute,
+		Offers:                 offer.DefaultConfig(),
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.ID == "":
+		return errors.New("invalid master config: empty ID")
+	case c.AllocationInterval <= 0:
+		return fmt.Errorf("invalid allocation interval %v, must be > 0", c.AllocationInterval)
+	case c.AgentPingTimeout <= 0:
+		return fmt.Errorf("invalid agent ping timeout %v, must be > 0", c.AgentPingTimeout)
+	case c.MaxAgentPingTimeouts < 1:
+		return fmt.Errorf("invalid max agent ping timeouts %d, must be >= 1", c.MaxAgentPingTimeouts)
+	case c.AgentReregisterTimeout <= 0:
+		return fmt.Errorf("invalid agent reregister timeout %v, must be > 0", c.AgentReregisterTimeout)
+	}
+	return c.Offers.Validate()
+}
+
+// agentTimeout is how long an agent may stay silent before it is unreachable.
+func (c Config) agentTimeout() time.Duration {
+	return c.AgentPingTimeout * time.Duration(c.MaxAgentPingTimeouts)
+}
+
+// Master is the leader's cluster model. Create it with New, load the
+// registry with Recover, then Run it; its methods are safe for concurrent use.
+type Master struct {
+	cfg   Config
+	log   *slog.Logger
+	store *state.Store
+	start time.Time
+
+	writes *queue[func(context.Context) error] // registry writes made off the lock
+	wg     sync.WaitGroup                     // owns stream pumps started by Subscribe
+
+	mu            sync.Mutex // guards the fields below
+	alloc         *offer.Allocator
+	agents        map[string]*agent
+	frameworks    map[string]*framework
+	nextAgent     int
+	nextFramework int
+	nextStream    int
+	closed        bool
+}
+
+// New returns a master that persists through store (fenced on leadership).
+func New(cfg Config, store *state.Store, log *slog.Logger) (*Master, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Offers.IDPrefix = cfg.ID
+	return &Master{
+		cfg:        cfg,
+		log:        log.With("component", "master"),
+		store:      store,
+		start:      time.Now(),
+		writes:     newQueue[func(context.Context) error](),
+		alloc:      offer.New(cfg.Offers),
+		agents:     map[string]*agent{},
+		frameworks: map[string]*framework{},
+	}, nil
+}
+
+// Recover loads the registry: agents are expected to re-register (until
+// AgentReregisterTimeout) and frameworks to re-subscribe with their IDs.
+func (m *Master) Recover(ctx context.Context) error {
+	agents, err := m.store.Agents().List(ctx)
+	if err != nil {
+		return err
+	}
+	frameworks, err := m.store.Frameworks().List(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for id, rec := range agents {
+		m.agents[id] = &agent{rec: rec, recovered: rec.Unreachable.IsZero(), lastSeen: now, tasks: map[taskKey]*task{}}
+	}
+	for id, rec := range frameworks {
+		m.frameworks[id] = newFramework(rec)
+		m.frameworks[id].recovered = true
+		m.alloc.AddFramework(id, rec.Info.Role)
+	}
+	m.log.Info("recovered registry", "agents", len(agents), "frameworks", len(frameworks))
+	return nil
+}
+
+// Run allocates, watches agent liveness and writes the registry until ctx
+// ends; then it closes every agent and framework stream so that peers move
+// to the next leader.
+func (m *Master) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.writeLoop(ctx)
+	}()
+	alloc := time.NewTicker(m.cfg.AllocationInterval)
+	defer alloc.Stop()
+	live := time.NewTicker(min(time.Second, m.cfg.AgentPingTimeout))
+	defer live.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			m.shutdown()
+			wg.Wait()
+			m.wg.Wait()
+			return nil
+		case now := <-alloc.C:
+			m.allocate(now)
+		case now := <-live.C:
+			m.checkAgents(now)
+		}
+	}
+}
+
+func (m *Master) shutdown() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	for _, a := range m.agents {
+		if a.stream != nil {
+			a.stream.q.close()
+			a.stream = nil
+		}
+	}
+	for _, f := range m.frameworks {
+		if f.events != nil {
+			f.events.close()
+			f.events = nil
+		}
+	}
+	m.writes.close()
+}
+
+// writeLoop applies registry writes in order, off the master's lock.
+func (m *Master) writeLoop(ctx context.Context) {
+	for {
+		items, done := m.writes.drain()
+		for _, w := range items {
+			if err := w(ctx); err != nil && ctx.Err() == nil {
+				m.log.Error("registry write failed", "err", err)
+			}
+		}
+		if done {
+			return
+		}
+		select {
+		case <-m.writes.ready:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// allocate runs one allocation cycle and sends the offers and rescinds.
+func (m *Master) allocate(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rescind(m.alloc.Expire(now))
+	byFramework := map[string][]mesos.Offer{}
+	for _, o := range m.alloc.Allocate(now) {
+		a := m.agents[o.AgentID]
+		mo := mesos.Offer{ID: o.ID, FrameworkID: o.FrameworkID, AgentID: o.AgentID, Resources: o.Resources}
+		if a != nil {
+			mo.Hostname, mo.Attributes = a.rec.Info.Hostname, a.rec.Info.Attributes
+		}
+		byFramework[o.FrameworkID] = append(byFramework[o.FrameworkID], mo)
+	}
+	for fid, offers := range byFramework {
+		f := m.frameworks[fid]
+		if f == nil || !f.send(mesos.Event{Type: mesos.EventTypeOffers, Offers: offers}) {
+			// Nobody to receive them: give the resources back at once.
+			ids := make([]string, len(offers))
+			for i, o := range offers {
+				ids[i] = o.ID
+			}
+			_ = m.alloc.Decline(fid, ids, 0, now)
+		}
+	}
+}
+
+// rescind tells frameworks that offers are withdrawn. Caller holds m.mu.
+func (m *Master) rescind(offers []offer.Offer) {
+	for _, o := range offers {
+		if f := m.frameworks[o.FrameworkID]; f != nil {
+			f.send(mesos.Event{Type: mesos.EventTypeRescind, Rescind: &mesos.EventRescind{OfferID: o.ID}})
+		}
+	}
+}
+
+// checkAgents marks agents unreachable that stayed silent too long, and
+// recovered agents that did not re-register in time.
+func (m *Master) checkAgents(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, a := range m.agents {
+		if !a.rec.Unreachable.IsZero() {
+			continue
+		}
+		switch {
+		case a.recovered && now.Sub(m.start) > m.cfg.AgentReregisterTimeout:
+			m.markUnreachable(id, a, now, fmt.Sprintf("agent did not re-register within %v of the master's election", m.cfg.AgentReregisterTimeout))
+		case !a.recovered && now.Sub(a.lastSeen) > m.cfg.agentTimeout():
+			m.markUnreachable(id, a, now, fmt.Sprintf("agent missed its heartbeats for %v", now.Sub(a.lastSeen).Round(time.Second)))
+		}
+	}
+}
+
+// persist queues a registry write. Caller holds m.mu.
+func (m *Master) persist(w func(context.Context) error) {
+	if !m.writes.push(w) {
+		m.log.Warn("registry write dropped: master is stopping")
+	}
+}
+
+// since converts t to Mesos's float seconds since the epoch.
+func since(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}

@@ -1,0 +1,58 @@
+package offer
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"corral/mesos"
+)
+
+// BenchmarkAllocate measures one allocation cycle in which every agent has
+// free resources, over the grid of Mesos's hierarchical allocator
+// benchmarks. Each framework has a role of its own, the worst case for the
+// role order. Between cycles, outside the timer, every offer is declined
+// with no filter.
+func BenchmarkAllocate(b *testing.B) {
+	total := mesos.MustParseResources("cpus:24;mem:4096;disk:4096;ports:[31000-32000]")
+	for _, agents := range []int{1000, 10000} {
+		for _, frameworks := range []int{10, 100, 1000} {
+			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
+				cfg := DefaultConfig()
+				cfg.IDPrefix = "bench"
+				a := New(cfg)
+				for i := range agents {
+					a.AddAgent(fmt.Sprintf("agent-%d", i), total)
+				}
+				for i := range frameworks {
+					a.AddFramework(fmt.Sprintf("framework-%d", i), fmt.Sprintf("role-%d", i))
+				}
+				now := time.Unix(1700000000, 0)
+				var offers []Offer
+				for b.Loop() {
+					b.StopTimer()
+					declineAll(b, a, offers, now)
+					now = now.Add(time.Second)
+					b.StartTimer()
+					offers = a.Allocate(now)
+					if len(offers) != agents {
+						b.Fatalf("Allocate() made %d offers, want %d", len(offers), agents)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/cycle")
+			})
+		}
+	}
+}
+
+func declineAll(b *testing.B, a *Allocator, offers []Offer, now time.Time) {
+	byFramework := map[string][]string{}
+	for _, o := range offers {
+		byFramework[o.FrameworkID] = append(byFramework[o.FrameworkID], o.ID)
+	}
+	for fid, ids := range byFramework {
+		if err := a.Decline(fid, ids, 0, now); err != nil {
+			b.Fatalf("Decline(%q) = %v", fid, err)
+		}
+	}
+}

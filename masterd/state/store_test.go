@@ -1,0 +1,61 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"corral/masterd/state"
+	"corral/masterd/state/statetest"
+	"corral/mesos"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+func TestCollectionRoundTrip(t *testing.T) {
+	e, _ := statetest.Start(t)
+	ctx := context.Background()
+	agents := state.NewStore(e.Client).Agents()
+	rec := state.Agent{Info: mesos.AgentInfo{ID: "m-S1", Hostname: "h1", Resources: mesos.MustParseResources("cpus:4;ports:[31000-32000]")}}
+	if err := agents.Put(ctx, "m-S1", rec); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := agents.Get(ctx, "m-S1")
+	if err != nil || !ok || got.Info.Hostname != "h1" || !got.Info.Resources.Equal(rec.Info.Resources) {
+		t.Fatalf("Get(m-S1) = %+v, %v, %v; want the record put", got, ok, err)
+	}
+	all, err := agents.List(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("List() = %v, %v; want 1 record", all, err)
+	}
+	if err := agents.Delete(ctx, "m-S1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := agents.Get(ctx, "m-S1"); ok {
+		t.Fatal("record still present after Delete")
+	}
+}
+
+func TestFencedWriteRefusedAfterFenceFails(t *testing.T) {
+	e, _ := statetest.Start(t)
+	ctx := context.Background()
+	if _, err := e.Client.Put(ctx, "/corral/leader/x", "me"); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := e.Client.Get(ctx, "/corral/leader/x")
+	rev := resp.Kvs[0].CreateRevision
+	fenced := state.NewStore(e.Client).Fenced(clientv3.Compare(clientv3.CreateRevision("/corral/leader/x"), "=", rev))
+	if err := fenced.Frameworks().Put(ctx, "f1", state.Framework{}); err != nil {
+		t.Fatalf("fenced Put while the fence holds = %v, want nil", err)
+	}
+	// Leadership passes on: the key is deleted and created again.
+	e.Client.Delete(ctx, "/corral/leader/x")
+	e.Client.Put(ctx, "/corral/leader/x", "other")
+	err := fenced.Frameworks().Put(ctx, "f2", state.Framework{})
+	if !errors.Is(err, state.ErrNotLeader) {
+		t.Fatalf("fenced Put after losing the fence = %v, want ErrNotLeader", err)
+	}
+	if _, ok, _ := fenced.Frameworks().Get(ctx, "f2"); ok {
+		t.Fatal("a deposed leader's write landed")
+	}
+}
