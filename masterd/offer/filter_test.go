@@ -131,16 +131,21 @@ func TestSuppressRevive(t *testing.T) {
 			declineAllOf(t, a, time.Hour, t0, "a", "b")
 			a.Revive("a")
 		}, want: []string{"a@agent-00", "a@agent-01"}},
-		{name: "filters stay without revive", ops: func(t *testing.T, a *Allocator) {
+		{name: "filters are per agent, each declined its own", ops: func(t *testing.T, a *Allocator) {
 			a.Allocate(t0)
 			declineAllOf(t, a, time.Hour, t0, "a", "b")
-		}, want: []string{}},
-		{name: "suppress keeps filters through revive of another", ops: func(t *testing.T, a *Allocator) {
+		}, want: []string{"b@agent-00", "a@agent-01"}},
+		{name: "revive of another keeps filters", ops: func(t *testing.T, a *Allocator) {
 			a.Allocate(t0)
 			declineAllOf(t, a, time.Hour, t0, "a", "b")
 			a.Revive("b")
 			a.Suppress("b")
-		}, want: []string{}},
+		}, want: []string{"a@agent-01"}},
+		{name: "suppress does not clear filters", ops: func(t *testing.T, a *Allocator) {
+			a.Allocate(t0)
+			declineAllOf(t, a, time.Hour, t0, "a", "b")
+			a.Suppress("a")
+		}, want: []string{"b@agent-00"}},
 		{name: "unknown frameworks ignored", ops: func(t *testing.T, a *Allocator) {
 			a.Suppress("nope")
 			a.Revive("nope")
