@@ -11,10 +11,10 @@
 // to one framework, or used by one framework's tasks. Offered and used
 // resources both count towards a framework's dominant share, as in Mesos.
 //
-// An allocation cycle visits agents in the order they were added (Mesos
-// shuffles them; a stable order keeps cycles reproducible, and since the
-// order of frameworks is re-established after every grant the shuffle only
-// decides which agent a framework gets, not how much). Each agent with
+// An allocation cycle visits agents in the order they were added. Mesos
+// shuffles them so that no framework keeps getting the same agents first;
+// Corral keeps the order stable so that cycles are reproducible and tests
+// deterministic. Each agent with
 // enough available resources goes, whole, to the first framework in DRF
 // order that is neither suppressed nor filtering the agent. The cluster
 // total that shares are measured against is the sum of all agents' totals,
@@ -26,6 +26,8 @@
 package offer
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"corral/mesos"
@@ -59,6 +61,10 @@ type Allocator struct {
 	nameOf []string
 	total  quantities // sum of all agents' totals
 	stale  bool       // total changed since shares were last computed
+
+	gens    uint64 // last agent generation handed out; see agent.gen
+	stamp   uint64 // numbers the agents a cycle visits; see framework.blocked
+	clients uint64 // bumped when a framework may newly want an agent; see idleMemo
 }
 
 // agent is one agent's resources. available is total less used less
@@ -71,7 +77,10 @@ type agent struct {
 	used      map[string]mesos.Resources // by framework ID, removed frameworks included
 	offers    []*offer                   // outstanding, in no order
 	active    bool
-	offerable bool // active and available meets MinAllocatable
+	offerable bool   // active and available meets MinAllocatable
+	gen       uint64 // names the content of available: same gen, same content
+	filters   []filter
+	idle      idleMemo
 }
 
 // framework is a framework as the allocator sees it.
@@ -79,11 +88,12 @@ type framework struct {
 	id         string
 	role       *role
 	suppressed bool
-	share      float64    // dominant share of used + offered, unweighted
-	used       quantities // held by running tasks
-	offered    quantities // held by outstanding offers
-	offers     []*offer   // outstanding, in no order
-	filters    map[*agent][]filter
+	share      float64        // dominant share of used + offered, unweighted
+	used       quantities     // held by running tasks
+	offered    quantities     // held by outstanding offers
+	offers     []*offer       // outstanding, in no order
+	filtering  map[*agent]int // number of this framework's filters on each agent
+	blocked    uint64         // the Allocator.stamp of the agent its filters hide
 }
 
 // offer is an outstanding offer.
@@ -94,6 +104,9 @@ type offer struct {
 	ag    *agent
 	fwPos int // index in fw.offers
 	agPos int // index in ag.offers
+
+	// The agent's generation before and right after the grant.
+	before, after uint64
 }
 
 // New returns an empty allocator. cfg should have passed Validate.
@@ -101,15 +114,9 @@ func New(cfg Config) *Allocator {
 	c := cfg
 	c.MinAllocatable = make([]map[string]float64, len(cfg.MinAllocatable))
 	for i, alt := range cfg.MinAllocatable {
-		c.MinAllocatable[i] = make(map[string]float64, len(alt))
-		for n, v := range alt {
-			c.MinAllocatable[i][n] = v
-		}
+		c.MinAllocatable[i] = maps.Clone(alt)
 	}
-	c.Weights = make(map[string]float64, len(cfg.Weights))
-	for r, w := range cfg.Weights {
-		c.Weights[r] = w
-	}
+	c.Weights = maps.Clone(cfg.Weights)
 	return &Allocator{
 		cfg:        c,
 		idPrefix:   c.IDPrefix + "-O",
@@ -122,9 +129,12 @@ func New(cfg Config) *Allocator {
 }
 
 // setAvailable replaces ag's available resources and notes whether they
-// are worth offering.
+// are worth offering. It gives them a new generation, unique across
+// agents, which invalidates what filters cached about the old ones.
 func (a *Allocator) setAvailable(ag *agent, r mesos.Resources) {
 	ag.available = r
+	a.gens++
+	ag.gen = a.gens
 	ag.offerable = ag.active && allocatable(r, a.cfg.MinAllocatable)
 }
 
@@ -171,13 +181,13 @@ func (a *Allocator) RemoveAgent(id string) (rescinded []Offer) {
 			a.account(f, r, -1, false)
 		}
 	}
-	for _, f := range a.frameworks {
-		delete(f.filters, ag)
+	for _, flt := range ag.filters {
+		delete(flt.fw.filtering, ag)
 	}
 	a.charge(&a.total, ag.total, -1)
 	a.stale = true
 	delete(a.agentBy, id)
-	a.agents = append(a.agents[:ag.pos], a.agents[ag.pos+1:]...)
+	a.agents = slices.Delete(a.agents, ag.pos, ag.pos+1)
 	for i := ag.pos; i < len(a.agents); i++ {
 		a.agents[i].pos = i
 	}
@@ -218,7 +228,7 @@ func (a *Allocator) AddFramework(id, role string) {
 		}
 		return
 	}
-	f := &framework{id: id, filters: map[*agent][]filter{}}
+	f := &framework{id: id, filtering: map[*agent]int{}}
 	for _, ag := range a.agents {
 		if r, ok := ag.used[id]; ok {
 			a.charge(&f.used, r, 1)
@@ -226,6 +236,7 @@ func (a *Allocator) AddFramework(id, role string) {
 	}
 	a.frameworks[id] = f
 	a.attach(f, role)
+	a.clients++
 }
 
 // RemoveFramework forgets a framework and returns its outstanding offers,
@@ -237,6 +248,7 @@ func (a *Allocator) RemoveFramework(id string) (dropped []Offer) {
 		return nil
 	}
 	dropped = a.withdraw(f.offers, true)
+	a.dropFilters(f)
 	a.detach(f)
 	delete(a.frameworks, id)
 	return dropped
@@ -259,7 +271,8 @@ func (a *Allocator) Revive(frameworkID string) {
 	if f == nil {
 		return
 	}
-	clear(f.filters)
+	a.dropFilters(f)
+	a.clients++
 	if f.suppressed {
 		f.suppressed = false
 		f.role.frameworks.insert(f)
@@ -270,7 +283,7 @@ func (a *Allocator) Revive(frameworkID string) {
 // when an agent re-registers with running tasks after a master failover.
 // Only the part of r that is available is taken, so an agent's resources
 // are never counted twice. Resources launched through Accept are already
-// allocated; do not mark them again.
+// allocated; do not mark them again. Unknown agents are ignored.
 func (a *Allocator) Allocated(frameworkID, agentID string, r mesos.Resources) {
 	ag := a.agentBy[agentID]
 	if ag == nil {
@@ -290,7 +303,7 @@ func (a *Allocator) Allocated(frameworkID, agentID string, r mesos.Resources) {
 // Release returns resources of ended tasks to the agent's available
 // resources. Being new, they break through the framework filters that
 // covered the agent's old free resources. Only what the framework uses on
-// the agent is released.
+// the agent is released; unknown agents are ignored.
 func (a *Allocator) Release(frameworkID, agentID string, r mesos.Resources) {
 	ag := a.agentBy[agentID]
 	if ag == nil {

@@ -56,3 +56,41 @@ func declineAll(b *testing.B, a *Allocator, offers []Offer, now time.Time) {
 		}
 	}
 }
+
+// BenchmarkAllocateDeclineStorm measures cycles in which every framework
+// declines every offer with Marathon's default refusal of 120 seconds, so
+// that filters pile up until every framework filters every agent. Run it
+// with a -benchtime of a few hundred cycles to see the steady state.
+func BenchmarkAllocateDeclineStorm(b *testing.B) {
+	total := mesos.MustParseResources("cpus:24;mem:4096;disk:4096;ports:[31000-32000]")
+	for _, agents := range []int{1000, 10000} {
+		for _, frameworks := range []int{10, 100} {
+			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
+				a := New(DefaultConfig())
+				for i := range agents {
+					a.AddAgent(fmt.Sprintf("agent-%d", i), total)
+				}
+				for i := range frameworks {
+					a.AddFramework(fmt.Sprintf("framework-%d", i), fmt.Sprintf("role-%d", i))
+				}
+				now := time.Unix(1700000000, 0)
+				for b.Loop() {
+					offers := a.Allocate(now)
+					b.StopTimer()
+					byFramework := map[string][]string{}
+					for _, o := range offers {
+						byFramework[o.FrameworkID] = append(byFramework[o.FrameworkID], o.ID)
+					}
+					for fid, ids := range byFramework {
+						if err := a.Decline(fid, ids, 120*time.Second, now); err != nil {
+							b.Fatalf("Decline(%q) = %v", fid, err)
+						}
+					}
+					now = now.Add(time.Second)
+					b.StartTimer()
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/cycle")
+			})
+		}
+	}
+}

@@ -166,3 +166,40 @@ func TestSuppressRevive(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleAgentWakesUp checks that an agent every framework filters, which
+// cycles skip without looking at its filters, is offered again as soon as
+// something that could change the answer happens.
+func TestIdleAgentWakesUp(t *testing.T) {
+	tests := []struct {
+		name  string
+		event func(a *Allocator)
+		after time.Duration
+		want  []string
+	}{
+		{name: "nothing happens", event: func(*Allocator) {}, after: 2 * time.Second, want: []string{}},
+		{name: "filter expires", event: func(*Allocator) {}, after: time.Minute, want: []string{"a@agent-00"}},
+		{name: "framework added", event: func(a *Allocator) { a.AddFramework("b", "r") }, after: 2 * time.Second, want: []string{"b@agent-00"}},
+		{name: "framework revived", event: func(a *Allocator) { a.Revive("a") }, after: 2 * time.Second, want: []string{"a@agent-00"}},
+		{name: "task ends", event: func(a *Allocator) { a.Release("a", "agent-00", res("cpus:1")) }, after: 2 * time.Second, want: []string{"a@agent-00"}},
+		{name: "framework suppressed", event: func(a *Allocator) { a.Suppress("a") }, after: time.Minute, want: []string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newTest(t, nil)
+			a.AddAgent("agent-00", res("cpus:4;mem:1024"))
+			a.AddFramework("a", "r")
+			o := allocate(t, a, t0)[0]
+			if _, err := a.Accept("a", o.ID, res("cpus:1"), time.Minute, t0); err != nil {
+				t.Fatalf("Accept() = %v", err)
+			}
+			if got := allocate(t, a, t0.Add(time.Second)); len(got) != 0 {
+				t.Fatalf("Allocate() = %v, want nothing while filtered", grants(got))
+			}
+			tt.event(a)
+			if got := grants(allocate(t, a, t0.Add(tt.after))); !slices.Equal(got, tt.want) {
+				t.Errorf("Allocate() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

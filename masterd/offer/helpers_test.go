@@ -42,7 +42,33 @@ func allocate(t *testing.T, a *Allocator, now time.Time) []Offer {
 	t.Helper()
 	offers := a.Allocate(now)
 	check(t, a)
+	checkNoneLeft(t, a, now)
 	return offers
+}
+
+// checkNoneLeft verifies, by brute force, that after a cycle at now every
+// agent still offerable is hidden from every framework that could take it.
+func checkNoneLeft(t *testing.T, a *Allocator, now time.Time) {
+	t.Helper()
+	for _, ag := range a.agents {
+		if !ag.offerable {
+			continue
+		}
+		for _, f := range a.frameworks {
+			if f.suppressed {
+				continue
+			}
+			hidden := false
+			for _, flt := range ag.filters {
+				if flt.fw == f && now.UnixNano() < flt.until && flt.refused.Contains(ag.available) {
+					hidden = true
+				}
+			}
+			if !hidden {
+				t.Fatalf("agent %s with %v left unoffered although framework %s could take it", ag.id, ag.available, f.id)
+			}
+		}
+	}
 }
 
 // check verifies the allocator's bookkeeping from scratch: every agent's
@@ -71,6 +97,21 @@ func check(t *testing.T, a *Allocator) {
 		}
 		if want := ag.active && allocatable(ag.available, a.cfg.MinAllocatable); ag.offerable != want {
 			t.Fatalf("agent %s: offerable = %v, want %v", ag.id, ag.offerable, want)
+		}
+		count := map[*framework]int{}
+		for _, flt := range ag.filters {
+			count[flt.fw]++
+			if a.frameworks[flt.fw.id] != flt.fw {
+				t.Fatalf("agent %s holds a filter of removed framework %s", ag.id, flt.fw.id)
+			}
+			if flt.gen == ag.gen && flt.covers != flt.refused.Contains(ag.available) {
+				t.Fatalf("agent %s: filter of %s caches covers = %v at gen %d, wrong", ag.id, flt.fw.id, flt.covers, ag.gen)
+			}
+		}
+		for _, f := range a.frameworks {
+			if f.filtering[ag] != count[f] {
+				t.Fatalf("framework %s counts %d filters on %s, want %d", f.id, f.filtering[ag], ag.id, count[f])
+			}
 		}
 	}
 	if !sameQuantities(total, a.total) {

@@ -19,7 +19,6 @@ import (
 // and its role's shares are updated before the next agent.
 func (a *Allocator) Allocate(now time.Time) []Offer {
 	a.refresh()
-	a.dropExpiredFilters(now)
 	n := 0
 	for _, ag := range a.agents {
 		if ag.offerable {
@@ -30,22 +29,28 @@ func (a *Allocator) Allocate(now time.Time) []Offer {
 		return nil
 	}
 	out := make([]Offer, 0, n)
+	nowNano := now.UnixNano()
 	for _, ag := range a.agents {
-		if !ag.offerable {
+		if !ag.offerable || a.idle(ag, nowNano) {
 			continue
 		}
-		if f := a.pick(ag, now); f != nil {
+		a.stamp++
+		until := a.screen(ag, nowNano)
+		if f := a.pick(); f != nil {
 			out = append(out, a.grant(f, ag, now))
+			continue
 		}
+		ag.idle = idleMemo{gen: ag.gen, clients: a.clients, until: until}
 	}
 	return out
 }
 
-// pick returns the framework that ag's available resources go to, or nil.
-func (a *Allocator) pick(ag *agent, now time.Time) *framework {
+// pick returns the first framework in DRF order that the current agent's
+// filters (screened under a.stamp) do not hide, or nil.
+func (a *Allocator) pick() *framework {
 	for _, r := range a.roles {
 		for _, f := range r.frameworks {
-			if !f.filtered(ag, now) {
+			if f.blocked != a.stamp {
 				return f
 			}
 		}
@@ -68,8 +73,11 @@ func (a *Allocator) grant(f *framework, ag *agent, now time.Time) Offer {
 		fw:  f,
 		ag:  ag,
 	}
-	ag.available = mesos.Resources{}
+	a.gens++
+	o.before, o.after = ag.gen, a.gens
+	ag.available, ag.gen = mesos.Resources{}, a.gens
 	ag.offerable = false
+	ag.idle = idleMemo{}
 	a.offers[o.ID] = o
 	o.fwPos = len(f.offers)
 	f.offers = append(f.offers, o)
@@ -113,11 +121,27 @@ func (a *Allocator) withdraw(offers []*offer, giveBack bool) []Offer {
 	for i, o := range list {
 		a.drop(o)
 		if giveBack {
-			a.setAvailable(o.ag, plus(o.ag.available, o.Resources))
+			a.giveBack(o)
 		}
 		out[i] = o.Offer
 	}
 	return out
+}
+
+// giveBack makes a dropped offer's resources available again. When
+// nothing changed on the agent since the grant, its available resources
+// are again exactly what they were before it, so it takes back the
+// generation it had then, and the coverage its filters cached stays valid:
+// an agent declined by one framework after another is not re-checked
+// against every filter each cycle.
+func (a *Allocator) giveBack(o *offer) {
+	ag := o.ag
+	if ag.gen == o.after {
+		ag.available, ag.gen = o.Resources, o.before
+		ag.offerable = ag.active // the resources were offerable when granted
+		return
+	}
+	a.setAvailable(ag, plus(ag.available, o.Resources))
 }
 
 // refuseFor resolves a framework's refuse duration: negative means the
@@ -154,7 +178,7 @@ func (a *Allocator) Accept(frameworkID, offerID string, use mesos.Resources, ref
 	}
 	rest := o.Resources.Sub(use)
 	a.setAvailable(ag, plus(ag.available, rest))
-	f.refuse(ag, rest, a.refuseFor(refuse), now)
+	a.refuse(f, ag, rest, a.refuseFor(refuse), now)
 	return o.Offer, nil
 }
 
@@ -202,15 +226,15 @@ func (a *Allocator) Decline(frameworkID string, offerIDs []string, refuse time.D
 			continue // listed twice
 		}
 		a.drop(o)
-		a.setAvailable(o.ag, plus(o.ag.available, o.Resources))
+		a.giveBack(o)
 		if refused != nil {
-			refused[o.ag] = refused[o.ag].Add(o.Resources)
+			refused[o.ag] = plus(refused[o.ag], o.Resources)
 		}
 	}
 	if len(mine) > 0 {
 		f := mine[0].fw
 		for ag, r := range refused {
-			f.refuse(ag, r, d, now)
+			a.refuse(f, ag, r, d, now)
 		}
 	}
 	return nil

@@ -30,7 +30,7 @@ type FrameworkStats struct {
 	Used       map[string]float64
 	Offered    map[string]float64
 	Offers     int
-	Filters    int // agents the framework filters, expired filters included until the next cycle
+	Filters    int // agents it filters; expired filters count until a cycle next visits the agent
 }
 
 // Stats returns a snapshot; it walks every agent and framework.
@@ -68,7 +68,7 @@ func (a *Allocator) Stats() Stats {
 			Used:       a.named(f.used),
 			Offered:    a.named(f.offered),
 			Offers:     len(f.offers),
-			Filters:    len(f.filters),
+			Filters:    len(f.filtering),
 		}
 	}
 	return s
