@@ -209,6 +209,10 @@ func (r Resources) Sub(o Resources) Resources {
 	return out
 }
 
+// Intersect returns what r and o have in common: the smaller of each
+// scalar and the shared integers of each range.
+func (r Resources) Intersect(o Resources) Resources { return r.Sub(r.Sub(o)) }
+
 // Contains reports whether r holds at least every quantity of o.
 func (r Resources) Contains(o Resources) bool {
 	for n, v := range o.Scalars {

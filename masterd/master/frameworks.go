@@ -17,14 +17,17 @@ type framework struct {
 	tasks     map[string]*task    // live tasks by task ID
 	completed []*task             // most recent last, bounded
 	recovered bool                // loaded from the registry, not re-subscribed yet
+	// disconnected is when the framework's event stream ended (or the master
+	// recovered it); zero while subscribed. See Config and failover timeouts.
+	disconnected time.Time
 }
 
 // maxCompletedTasks bounds the completed tasks kept per framework, as
 // Mesos's --max_completed_tasks_per_framework does.
 const maxCompletedTasks = 1000
 
-func newFramework(rec state.Framework) *framework {
-	return &framework{rec: rec, tasks: map[string]*task{}}
+func newFramework(rec state.Framework, now time.Time) *framework {
+	return &framework{rec: rec, tasks: map[string]*task{}, disconnected: now}
 }
 
 func frameworkRecord(id string) state.Framework {
@@ -76,7 +79,7 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 	}
 	f := m.frameworks[info.ID]
 	if f == nil {
-		f = newFramework(rec)
+		f = newFramework(rec, time.Time{})
 		m.frameworks[info.ID] = f
 		m.alloc.AddFramework(info.ID, info.Role)
 		m.log.Info("framework registered", "framework", info.ID, "name", info.Name)
@@ -84,7 +87,7 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 		if f.events != nil {
 			f.events.close() // failover: the new subscription wins
 		}
-		f.rec, f.recovered = rec, false
+		f.rec, f.recovered, f.disconnected = rec, false, time.Time{}
 		m.alloc.Revive(info.ID)
 		m.log.Info("framework re-registered", "framework", info.ID, "name", info.Name)
 	}
@@ -132,7 +135,7 @@ func (m *Master) frameworkGone(id string, q *queue[mesos.Event]) {
 	if f == nil || f.events != q {
 		return
 	}
-	f.events = nil
+	f.events, f.disconnected = nil, time.Now()
 	m.alloc.Suppress(id)
 	var ids []string
 	for _, o := range m.alloc.Offers(id) {
@@ -271,7 +274,7 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 	// returns to the pool behind the framework's filter.
 	for _, id := range acc.OfferIDs {
 		o := outstanding[id]
-		take := o.Resources.Sub(o.Resources.Sub(used)) // o ∩ used
+		take := o.Resources.Intersect(used)
 		used = used.Sub(take)
 		if _, err := m.alloc.Accept(fid, id, take, refuse(acc.Filters), now); err != nil {
 			m.log.Error("accepting offer", "offer", id, "err", err)

@@ -125,9 +125,12 @@ func (m *Master) Recover(ctx context.Context) error {
 		m.agents[id] = &agent{rec: rec, recovered: rec.Unreachable.IsZero(), lastSeen: now, tasks: map[taskKey]*task{}}
 	}
 	for id, rec := range frameworks {
-		m.frameworks[id] = newFramework(rec)
-		m.frameworks[id].recovered = true
+		f := newFramework(rec, now)
+		f.recovered = true
+		m.frameworks[id] = f
+		// No offers until it subscribes again.
 		m.alloc.AddFramework(id, rec.Info.Role)
+		m.alloc.Suppress(id)
 	}
 	m.log.Info("recovered registry", "agents", len(agents), "frameworks", len(frameworks))
 	return nil
@@ -158,6 +161,7 @@ func (m *Master) Run(ctx context.Context) error {
 			m.allocate(now)
 		case now := <-live.C:
 			m.checkAgents(now)
+			m.checkFrameworks(now)
 		}
 	}
 }
@@ -251,6 +255,22 @@ func (m *Master) checkAgents(now time.Time) {
 			m.markUnreachable(id, a, now, fmt.Sprintf("agent did not re-register within %v of the master's election", m.cfg.AgentReregisterTimeout))
 		case !a.recovered && now.Sub(a.lastSeen) > m.cfg.agentTimeout():
 			m.markUnreachable(id, a, now, fmt.Sprintf("agent missed its heartbeats for %v", now.Sub(a.lastSeen).Round(time.Second)))
+		}
+	}
+}
+
+// checkFrameworks tears down frameworks that stayed disconnected past their
+// failover_timeout. A framework whose failover_timeout is 0 is kept until it
+// tears itself down: Mesos would remove it at once, but Corral never kills
+// tasks over a field a framework left out.
+func (m *Master) checkFrameworks(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range m.frameworks {
+		timeout := time.Duration(f.rec.Info.FailoverTimeout * float64(time.Second))
+		if f.events == nil && timeout > 0 && !f.disconnected.IsZero() && now.Sub(f.disconnected) > timeout {
+			m.log.Warn("framework failover timeout expired", "framework", f.rec.Info.ID, "timeout", timeout)
+			m.teardown(f, now)
 		}
 	}
 }

@@ -211,7 +211,11 @@ func TestSilentAgentBecomesUnreachable(t *testing.T) {
 	a.update(t, f.id, "t1", mesos.TaskRunning, "u1")
 	f.waitEvent(t, "RUNNING", isUpdate("t1", mesos.TaskRunning))
 
-	a.stop() // agent goes silent: stream closed, heartbeats stop
+	spare := f.waitOffer(t, a.link.AgentID()) // the rest of the agent, on offer
+	a.stop()                                  // agent goes silent: stream closed, heartbeats stop
+	f.waitEvent(t, "RESCIND of the disconnected agent's offer", func(ev mesos.Event) bool {
+		return ev.Type == mesos.EventTypeRescind && ev.Rescind.OfferID == spare.ID
+	})
 	lost := f.waitEvent(t, "TASK_LOST for the silent agent's task", isUpdate("t1", mesos.TaskLost))
 	if lost.Update.Reason != mesos.ReasonAgentRemoved || lost.Update.Source != mesos.SourceMaster {
 		t.Fatalf("TASK_LOST = %+v, want reason %s from the master", lost.Update, mesos.ReasonAgentRemoved)
@@ -270,5 +274,44 @@ func TestFailoverRecoversAgentsAndTasks(t *testing.T) {
 	o2 := f2.waitOffer(t, agentID)
 	if want := mesos.MustParseResources("cpus:1;mem:448"); !o2.Resources.Equal(want) {
 		t.Fatalf("offer after failover = %s, want %s", o2.Resources, want)
+	}
+}
+
+func TestFailoverTimeoutTearsDownFramework(t *testing.T) {
+	c := newCluster(t, nil)
+	a := c.startAgent("h1", "cpus:2;mem:512")
+	f := c.subscribe(mesos.FrameworkInfo{Name: "short", FailoverTimeout: 0.3})
+	o := f.waitOffer(t, a.link.AgentID())
+	launch(t, c.master(), f, o, "t1", "cpus:1;mem:64", 0)
+	waitFor(t, 5*time.Second, "LAUNCH", func() bool {
+		_, ok := a.find(func(ev mesos.AgentEvent) bool { return ev.Type == mesos.AgentEventLaunch })
+		return ok
+	})
+	f.cancel() // the framework goes away and does not come back
+	waitFor(t, 5*time.Second, "KILL of the torn-down framework's task", func() bool {
+		_, ok := a.find(func(ev mesos.AgentEvent) bool { return ev.Type == mesos.AgentEventKill && ev.Kill.TaskID == "t1" })
+		return ok
+	})
+	waitFor(t, 5*time.Second, "the framework to leave the registry", func() bool {
+		_, ok, _ := c.store.Frameworks().Get(context.Background(), f.id)
+		return !ok && len(c.master().State(nil).Frameworks) == 0
+	})
+}
+
+func TestRecoveredFrameworkGetsNoOffersUntilItSubscribes(t *testing.T) {
+	c := newCluster(t, nil)
+	old := c.subscribe(mesos.FrameworkInfo{Name: "old"})
+	c.depose()
+	c.elect("m2")
+	a := c.startAgent("h1", "cpus:2;mem:512")
+	// The recovered framework has the lowest share; were it offered
+	// resources it would starve the newcomer.
+	f := c.subscribe(mesos.FrameworkInfo{Name: "new"})
+	f.waitOffer(t, a.link.AgentID())
+	st := c.master().State(nil)
+	for _, sf := range st.Frameworks {
+		if sf.ID == old.id && (sf.Active || !sf.Recovered || len(sf.Offers) != 0) {
+			t.Fatalf("recovered framework = %+v, want inactive, recovered, without offers", sf)
+		}
 	}
 }

@@ -65,10 +65,11 @@ func (m *Master) adoptTask(a *agent, rt mesos.Task) {
 	if f == nil {
 		// Its framework has not re-subscribed yet and is not in the
 		// registry: keep the task as an orphan under a placeholder.
-		f = newFramework(frameworkRecord(rt.FrameworkID))
+		f = newFramework(frameworkRecord(rt.FrameworkID), time.Now())
 		f.recovered = true
 		m.frameworks[rt.FrameworkID] = f
 		m.alloc.AddFramework(rt.FrameworkID, "*")
+		m.alloc.Suppress(rt.FrameworkID)
 	}
 	t := &task{info: rt.Info, frameworkID: rt.FrameworkID, state: rt.State, statuses: rt.Statuses}
 	t.info.AgentID = a.rec.Info.ID

@@ -289,7 +289,7 @@ func (a *Allocator) Allocated(frameworkID, agentID string, r mesos.Resources) {
 	if ag == nil {
 		return
 	}
-	take := intersect(ag.available, normalize(r))
+	take := ag.available.Intersect(normalize(r))
 	if take.IsEmpty() {
 		return
 	}
@@ -310,7 +310,7 @@ func (a *Allocator) Release(frameworkID, agentID string, r mesos.Resources) {
 		return
 	}
 	cur := ag.used[frameworkID]
-	back := intersect(cur, normalize(r))
+	back := cur.Intersect(normalize(r))
 	if back.IsEmpty() {
 		return
 	}
@@ -336,10 +336,6 @@ func (a *Allocator) account(f *framework, r mesos.Resources, sign float64, offer
 	a.charge(&f.role.alloc, r, sign)
 	a.reshare(f)
 }
-
-// intersect returns what r and o have in common: the smaller of each
-// scalar and the common integers of each range.
-func intersect(r, o mesos.Resources) mesos.Resources { return r.Sub(r.Sub(o)) }
 
 // plus returns r + o, sharing rather than copying when either is empty:
 // Resources are never modified in place, so sharing is safe, and giving
