@@ -77,7 +77,7 @@ type Master struct {
 	start time.Time
 
 	writes *queue[func(context.Context) error] // registry writes made off the lock
-	wg     sync.WaitGroup                     // owns stream pumps started by Subscribe
+	wg     sync.WaitGroup                      // owns stream pumps started by Subscribe
 
 	mu            sync.Mutex // guards the fields below
 	alloc         *offer.Allocator

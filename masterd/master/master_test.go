@@ -44,7 +44,9 @@ func TestLaunchUpdateAcknowledge(t *testing.T) {
 	launch(t, c.master(), f, o, "web.1", "cpus:1;mem:128;ports:[31000-31000]", 0)
 
 	waitFor(t, 5*time.Second, "LAUNCH at the agent", func() bool {
-		_, ok := a.find(func(ev mesos.AgentEvent) bool { return ev.Type == mesos.AgentEventLaunch && ev.Launch.Task.TaskID == "web.1" })
+		_, ok := a.find(func(ev mesos.AgentEvent) bool {
+			return ev.Type == mesos.AgentEventLaunch && ev.Launch.Task.TaskID == "web.1"
+		})
 		return ok
 	})
 	a.update(t, f.id, "web.1", mesos.TaskRunning, "u-1")

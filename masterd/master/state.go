@@ -33,7 +33,7 @@ func (m *Master) State(leader *mesos.MasterInfo) mesos.MasterState {
 	if leader != nil {
 		s.Leader, s.LeaderInfo = leader.PID, leader
 	}
-	offered := map[string]mesos.Resources{}  // by agent
+	offered := map[string]mesos.Resources{}   // by agent
 	fwOffered := map[string]mesos.Resources{} // by framework
 	fwOffers := map[string][]mesos.StateOffer{}
 	for fid := range m.frameworks {
