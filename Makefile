@@ -41,8 +41,8 @@ test: deps lint
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /masterd/master -e /masterd/leader -e /masterd/offer -e /masterd/server -e /agentd/masterlink)
 
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 5x ./masterd/offer/
-	$(BIN)/simagents -agents 2000 -frameworks 200 -masterd $(BIN)/masterd
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
+	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
 
 run: build
 	@mkdir -p $(RUN_DIR)

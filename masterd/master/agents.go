@@ -60,6 +60,9 @@ func (m *Master) ServeAgentAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	switch call.Type {
 	case mesos.AgentCallSubscribe:
+		// The stream outlives the request body; closing it now frees the
+		// HTTP/2 receive buffer the body would otherwise pin.
+		r.Body.Close()
 		m.serveSubscribe(w, r, call.Subscribe)
 	case mesos.AgentCallUpdate, mesos.AgentCallHeartbeat:
 		if err := m.agentCall(r.Header.Get(mesos.StreamIDHeader), call); err != nil {

@@ -15,33 +15,34 @@ import (
 // with no filter.
 func BenchmarkAllocate(b *testing.B) {
 	total := mesos.MustParseResources("cpus:24;mem:4096;disk:4096;ports:[31000-32000]")
-	for _, agents := range []int{1000, 10000} {
-		for _, frameworks := range []int{10, 100, 1000} {
-			b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
-				cfg := DefaultConfig()
-				cfg.IDPrefix = "bench"
-				a := New(cfg)
-				for i := range agents {
-					a.AddAgent(fmt.Sprintf("agent-%d", i), total)
+	// Mesos's grid, plus 2,000 × 200, where Mesos 0.28 took about 2.9 s.
+	grid := [][2]int{{1000, 10}, {1000, 100}, {1000, 1000}, {2000, 200}, {10000, 10}, {10000, 100}, {10000, 1000}}
+	for _, size := range grid {
+		agents, frameworks := size[0], size[1]
+		b.Run(fmt.Sprintf("agents=%d/frameworks=%d", agents, frameworks), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.IDPrefix = "bench"
+			a := New(cfg)
+			for i := range agents {
+				a.AddAgent(fmt.Sprintf("agent-%d", i), total)
+			}
+			for i := range frameworks {
+				a.AddFramework(fmt.Sprintf("framework-%d", i), fmt.Sprintf("role-%d", i))
+			}
+			now := time.Unix(1700000000, 0)
+			var offers []Offer
+			for b.Loop() {
+				b.StopTimer()
+				declineAll(b, a, offers, now)
+				now = now.Add(time.Second)
+				b.StartTimer()
+				offers = a.Allocate(now)
+				if len(offers) != agents {
+					b.Fatalf("Allocate() made %d offers, want %d", len(offers), agents)
 				}
-				for i := range frameworks {
-					a.AddFramework(fmt.Sprintf("framework-%d", i), fmt.Sprintf("role-%d", i))
-				}
-				now := time.Unix(1700000000, 0)
-				var offers []Offer
-				for b.Loop() {
-					b.StopTimer()
-					declineAll(b, a, offers, now)
-					now = now.Add(time.Second)
-					b.StartTimer()
-					offers = a.Allocate(now)
-					if len(offers) != agents {
-						b.Fatalf("Allocate() made %d offers, want %d", len(offers), agents)
-					}
-				}
-				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/cycle")
-			})
-		}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/cycle")
+		})
 	}
 }
 
