@@ -1,0 +1,242 @@
+// Package agent is agentd's core: it registers with the leading master
+// through masterlink, launches and kills tasks through the task manager,
+// sends their status updates reliably through the status manager, and keeps
+// its identity across restarts (but not across reboots).
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"corral/agentd/masterlink"
+	"corral/agentd/status"
+	"corral/agentd/task"
+	"corral/mesos"
+)
+
+// Config is what agentd's flags set.
+type Config struct {
+	Masters    []string
+	WorkDir    string
+	Listen     string
+	Hostname   string
+	IP         string
+	Resources  mesos.Resources
+	Attributes mesos.Attributes
+	Tasks      task.Config // WorkDir, Hostname, IP and AgentID are filled in
+	Status     status.Config
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+}
+
+// Agent is one agentd.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+
+	mu      sync.Mutex // guards agentID
+	agentID string
+
+	link   *masterlink.Link
+	tasks  *task.Manager
+	status *status.Manager
+}
+
+// New validates cfg and prepares the work directory. A changed boot ID
+// (the host rebooted) clears the previous incarnation: its tasks are gone
+// and the agent registers anew, as Mesos agents do.
+func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating --work-dir: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: log}
+	if err := a.checkBoot(); err != nil {
+		return nil, err
+	}
+	a.agentID = readString(a.metaPath("agent_id"))
+	cfg.Tasks.WorkDir, cfg.Tasks.Hostname, cfg.Tasks.IP = cfg.WorkDir, cfg.Hostname, cfg.IP
+	cfg.Tasks.AgentID = a.AgentID
+	cfg.Status.Dir = filepath.Join(cfg.WorkDir, "status")
+	st, err := status.Open(cfg.Status, a.sendUpdate, log.With("component", "status"))
+	if err != nil {
+		return nil, err
+	}
+	a.status = st
+	tm, err := task.NewManager(cfg.Tasks, func(fid string, s mesos.TaskStatus) {
+		if _, err := a.status.Update(fid, s); err != nil {
+			a.log.Error("recording a status update", "task", s.TaskID, "state", s.State, "err", err)
+		}
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	a.tasks = tm
+	info := mesos.AgentInfo{
+		ID: a.agentID, Hostname: cfg.Hostname, IP: cfg.IP, Resources: cfg.Resources,
+		Attributes: cfg.Attributes, BootID: bootID(), Version: "corral",
+	}
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("listening on --listen %s: %w", cfg.Listen, err)
+		}
+		a.ln = ln
+		info.Port = ln.Addr().(*net.TCPAddr).Port
+	}
+	link, err := masterlink.New(masterlink.Config{
+		Masters: cfg.Masters, Info: info, Tasks: tm.Tasks,
+		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+	}, a.onEvent, log.With("component", "link"))
+	if err != nil {
+		if a.ln != nil {
+			a.ln.Close()
+		}
+		return nil, err
+	}
+	a.link = link
+	return a, nil
+}
+
+// AgentID returns the ID the master gave this agent, "" before that.
+func (a *Agent) AgentID() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.agentID
+}
+
+// Addr returns the agent's HTTP address.
+func (a *Agent) Addr() net.Addr { return a.ln.Addr() }
+
+// Registered is closed once the agent registered with a master.
+func (a *Agent) Registered() <-chan struct{} { return a.link.Registered() }
+
+func (a *Agent) metaPath(name string) string { return filepath.Join(a.cfg.WorkDir, "meta", name) }
+
+// checkBoot clears the work directory's tasks and identity after a reboot.
+func (a *Agent) checkBoot() error {
+	if err := os.MkdirAll(filepath.Join(a.cfg.WorkDir, "meta"), 0o755); err != nil {
+		return err
+	}
+	cur, prev := bootID(), readString(a.metaPath("boot_id"))
+	if prev != "" && prev != cur {
+		a.log.Warn("host rebooted since the last run: dropping old tasks and registering as a new agent", "previous_boot", prev)
+		for _, d := range []string{"tasks", "status", "containers"} {
+			if err := os.RemoveAll(filepath.Join(a.cfg.WorkDir, d)); err != nil {
+				return fmt.Errorf("clearing %s after a reboot: %w", d, err)
+			}
+		}
+		os.Remove(a.metaPath("agent_id"))
+	}
+	return os.WriteFile(a.metaPath("boot_id"), []byte(cur), 0o644)
+}
+
+func bootID() string { return readString("/proc/sys/kernel/random/boot_id") }
+
+func readString(path string) string {
+	b, _ := os.ReadFile(path)
+	return strings.TrimSpace(string(b))
+}
+
+// Run recovers the tasks of a previous run, then serves until ctx ends.
+// Tasks keep running after Run returns.
+func (a *Agent) Run(ctx context.Context) error {
+	err := a.tasks.Recover(ctx, func(taskID string) (mesos.TaskState, bool) {
+		_, st, ok := a.status.Latest(taskID)
+		return st.State, ok
+	})
+	if err != nil {
+		return err
+	}
+	// Tasks whose final update was acknowledged just before a crash.
+	for _, t := range a.tasks.Tasks() {
+		if a.status.Completed(t.Info.TaskID) {
+			a.tasks.Remove(t.Info.TaskID)
+			a.status.Forget(t.Info.TaskID)
+		}
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer a.tasks.Wait()
+	wg.Add(2)
+	go func() { defer wg.Done(); a.status.Run(ctx) }()
+	go func() { defer wg.Done(); a.link.Run(ctx) }()
+	if a.ln != nil {
+		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("agent HTTP server stopped", "err", err)
+			}
+		}()
+		defer srv.Close()
+	}
+	<-ctx.Done()
+	return nil
+}
+
+func (a *Agent) onEvent(ctx context.Context, ev mesos.AgentEvent) {
+	switch ev.Type {
+	case mesos.AgentEventSubscribed:
+		a.mu.Lock()
+		changed := a.agentID != ev.Subscribed.AgentID
+		a.agentID = ev.Subscribed.AgentID
+		a.mu.Unlock()
+		if changed {
+			if err := os.WriteFile(a.metaPath("agent_id"), []byte(ev.Subscribed.AgentID), 0o644); err != nil {
+				a.log.Error("saving the agent ID", "err", err)
+			}
+		}
+		a.log.Info("registered with the master", "agent", ev.Subscribed.AgentID, "master", a.link.Master())
+		a.status.Reconnected()
+	case mesos.AgentEventLaunch:
+		a.tasks.Launch(ctx, ev.Launch.FrameworkID, ev.Launch.Task)
+	case mesos.AgentEventKill:
+		a.tasks.Kill(ev.Kill.FrameworkID, ev.Kill.TaskID, ev.Kill.KillPolicy)
+	case mesos.AgentEventAcknowledge:
+		id := ev.Acknowledge.TaskID
+		if err := a.status.Acknowledge(id, ev.Acknowledge.UUID); err != nil {
+			a.log.Warn("recording an acknowledgement", "task", id, "err", err)
+		}
+		if a.status.Completed(id) {
+			a.tasks.Remove(id)
+			if err := a.status.Forget(id); err != nil {
+				a.log.Warn("forgetting a completed task", "task", id, "err", err)
+			}
+		}
+	case mesos.AgentEventError:
+		a.log.Error("master reported an error", "message", ev.Error.Message)
+	}
+}
+
+// sendUpdate posts one status update to the master.
+func (a *Agent) sendUpdate(ctx context.Context, frameworkID string, st mesos.TaskStatus) error {
+	st.AgentID = a.AgentID()
+	return a.link.Send(ctx, mesos.AgentCall{Type: mesos.AgentCallUpdate, Update: &mesos.AgentUpdate{FrameworkID: frameworkID, Status: st}})
+}
+
+// handler serves the agent's own endpoints: /health and /state.
+func (a *Agent) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{
+			"id": a.AgentID(), "hostname": a.cfg.Hostname, "master": a.link.Master(),
+			"resources": a.cfg.Resources.StateJSON(), "attributes": a.cfg.Attributes.StateJSON(),
+			"tasks": a.tasks.Tasks(),
+		})
+	})
+	return mux
+}

@@ -1,0 +1,138 @@
+// Command agentd is Corral's agent: it registers the machine's resources
+// with the leading masterd, runs tasks in containers (runc's libcontainer),
+// reports their status reliably and keeps them running across its own
+// restarts. `agentd shim <dir>` is the per-task shim it re-executes.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"corral/agentd/agent"
+	"corral/agentd/fetch"
+	"corral/agentd/resources"
+	"corral/agentd/shim"
+	"corral/agentd/status"
+	"corral/agentd/task"
+	"corral/isolation"
+	"corral/mesos"
+)
+
+// init serves libcontainer's re-exec: a container's first process is this
+// binary run as `agentd init`, which must set up the container before any
+// other Go code runs (runc's init.go does the same).
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		isolation.Init()
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "shim" {
+		os.Exit(shim.Main(os.Args[2:]))
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "agentd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	host, _ := os.Hostname()
+	var (
+		masters    = flag.String("master", "127.0.0.1:5050", "comma-separated host:port of the masters' Mesos API")
+		workDir    = flag.String("work-dir", "/var/lib/corral/agent", "tasks' sandboxes, checkpoints and container state")
+		listen     = flag.String("listen", ":5051", "address of the agent's own HTTP endpoint (/health, /state)")
+		resFlag    = flag.String("resources", "", "resources in Mesos syntax, e.g. cpus:4;mem:8192;disk:10000;ports:[31000-32000]; unnamed cpus, mem and disk are detected, ports default to [31000-32000]")
+		attrFlag   = flag.String("attributes", "", "attributes for constraints, e.g. rack:r1;zone:a")
+		hostname   = flag.String("hostname", host, "hostname the agent registers with (tasks' HOST)")
+		advertise  = flag.String("advertise-ip", "", "IP the agent registers with (default: the address it reaches the master from)")
+		isolate    = flag.String("isolation", shim.Linux, "linux (containers with namespaces and cgroups) or posix (plain processes, development only)")
+		killGrace  = flag.Duration("kill-grace-period", 3*time.Second, "time between SIGTERM and SIGKILL when a task has no kill policy")
+		pidsLimit  = flag.Int64("task-pids-limit", 0, "maximum processes per task (0: no limit)")
+		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
+		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute)")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("invalid --log-level %q, must be debug, info, warn or error", *logLevel)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	switch *isolate {
+	case shim.Linux:
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("--isolation=linux needs root (namespaces, cgroups, mounts): run agentd as root, or pass --isolation=posix to run tasks as plain processes for development")
+		}
+	case shim.Posix:
+		log.Warn("!!! --isolation=posix: tasks run as plain processes WITHOUT containers, cgroup limits or a read-only root; use it for development only !!!")
+	default:
+		return fmt.Errorf("invalid --isolation %q, must be linux or posix", *isolate)
+	}
+	if *advertise != "" && net.ParseIP(*advertise) == nil {
+		return fmt.Errorf("invalid --advertise-ip %q, must be an IP address", *advertise)
+	}
+	if err := os.MkdirAll(*workDir, 0o755); err != nil {
+		return fmt.Errorf("creating --work-dir: %w", err)
+	}
+	detected, err := resources.Detect(*workDir)
+	if err != nil {
+		return err
+	}
+	res, err := resources.Resolve(*resFlag, detected)
+	if err != nil {
+		return err
+	}
+	attrs, err := mesos.ParseAttributes(*attrFlag)
+	if err != nil {
+		return fmt.Errorf("invalid --attributes: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding agentd's executable for the task shim: %w", err)
+	}
+	ip := *advertise
+	if ip == "" {
+		ip = outboundIP(strings.Split(*masters, ",")[0])
+	}
+	a, err := agent.New(agent.Config{
+		Masters: strings.Split(*masters, ","), WorkDir: *workDir, Listen: *listen,
+		Hostname: *hostname, IP: ip, Resources: res, Attributes: attrs,
+		Tasks: task.Config{
+			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
+			Fetch: fetch.DefaultConfig(), Poll: time.Second,
+		},
+		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
+		MinBackoff: *minBackoff, MaxBackoff: time.Minute,
+	}, log)
+	if err != nil {
+		return err
+	}
+	log.Info("agentd starting", "resources", res.String(), "attributes", attrs.String(), "isolation", *isolate, "ip", ip)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return a.Run(ctx)
+}
+
+// outboundIP is the local address used to reach the master, which is the
+// address the master and other hosts reach this agent at.
+func outboundIP(master string) string {
+	c, err := net.Dial("udp", master)
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}

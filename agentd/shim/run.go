@@ -1,0 +1,218 @@
+package shim
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"corral/isolation"
+)
+
+// runner is a started task: a container or a plain process group.
+type runner interface {
+	Pid() int
+	Wait() (Exit, error)
+	Signal(sig syscall.Signal, all bool) error
+	Cleanup() error
+}
+
+// Main runs the shim for the run directory args[0] and returns the shim's
+// exit code; the task's own status goes to ExitFile.
+func Main(args []string) int {
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: agentd shim <run dir>")
+		return 2
+	}
+	runDir := args[0]
+	if err := run(runDir); err != nil {
+		fmt.Fprintln(os.Stderr, "shim:", err)
+		return 1
+	}
+	return 0
+}
+
+func run(runDir string) error {
+	var spec Spec
+	if ok, err := ReadJSON(filepath.Join(runDir, SpecFile), &spec); err != nil || !ok {
+		return fmt.Errorf("reading %s: %v (present %v)", SpecFile, err, ok)
+	}
+	// Orphans of the task (posix mode) are re-parented to the shim, which
+	// reaps them, rather than to init.
+	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM)
+	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGPIPE)
+
+	r, err := start(spec)
+	if err != nil {
+		return WriteJSON(filepath.Join(runDir, ExitFile), Exit{Code: -1, Error: err.Error(), At: time.Now()})
+	}
+	self, err := startTime(os.Getpid())
+	if err != nil {
+		return err
+	}
+	pid := fmt.Sprintf("%d %d %d", os.Getpid(), self, r.Pid())
+	if err := os.WriteFile(filepath.Join(runDir, PidFile), []byte(pid), 0o600); err != nil {
+		return err
+	}
+
+	type waited struct {
+		exit Exit
+		err  error
+	}
+	done := make(chan waited, 1)
+	go func() {
+		e, err := r.Wait()
+		done <- waited{e, err}
+	}()
+	killed := false
+	var escalate <-chan time.Time
+	for {
+		select {
+		case <-sigs:
+			grace := spec.KillGrace
+			var k Kill
+			if ok, _ := ReadJSON(filepath.Join(runDir, KillFile), &k); ok {
+				grace = k.Grace
+			}
+			if !killed {
+				killed = true
+				_ = r.Signal(syscall.SIGTERM, false)
+				escalate = time.After(grace)
+			}
+		case <-escalate:
+			_ = r.Signal(syscall.SIGKILL, true)
+		case w := <-done:
+			// The task's init is gone; nothing else of it may linger.
+			_ = r.Signal(syscall.SIGKILL, true)
+			cerr := r.Cleanup()
+			e := w.exit
+			if w.err != nil {
+				e = Exit{Code: -1, Error: "waiting for the task: " + w.err.Error()}
+			}
+			e.Killed, e.At = killed, time.Now()
+			if err := WriteJSON(filepath.Join(runDir, ExitFile), e); err != nil {
+				return err
+			}
+			if cerr != nil {
+				return fmt.Errorf("cleaning up after the task: %w", cerr)
+			}
+			return nil
+		}
+	}
+}
+
+func start(spec Spec) (runner, error) {
+	switch spec.Isolation {
+	case Linux:
+		rt, err := isolation.NewRuntime(spec.Root)
+		if err != nil {
+			return nil, err
+		}
+		c, err := rt.Start(spec.Container)
+		if err != nil {
+			return nil, err
+		}
+		return containerRunner{c}, nil
+	case Posix:
+		return startProcess(spec.Container)
+	default:
+		return nil, fmt.Errorf("unknown isolation %q, must be linux or posix", spec.Isolation)
+	}
+}
+
+type containerRunner struct{ c *isolation.Container }
+
+func (r containerRunner) Pid() int { return r.c.Pid() }
+
+func (r containerRunner) Wait() (Exit, error) {
+	st, err := r.c.Wait()
+	if err != nil {
+		return Exit{}, err
+	}
+	e := Exit{Code: st.Code, Signal: int(st.Signal), OOMKilled: st.OOMKilled}
+	if !e.OOMKilled {
+		// The kernel may record the OOM kill after the process is reaped.
+		e.OOMKilled, _ = r.c.OOMKilled()
+	}
+	return e, nil
+}
+
+func (r containerRunner) Signal(sig syscall.Signal, all bool) error { return r.c.Signal(sig, all) }
+func (r containerRunner) Cleanup() error                            { return r.c.Destroy() }
+
+// processRunner runs the task as a plain process group (posix isolation).
+type processRunner struct{ cmd *exec.Cmd }
+
+func startProcess(s isolation.Spec) (runner, error) {
+	if len(s.Args) == 0 {
+		return nil, errors.New("no command to run")
+	}
+	cmd := exec.Command(s.Args[0], s.Args[1:]...)
+	cmd.Env = s.Env
+	cmd.Dir = s.Cwd
+	if cmd.Dir == "" {
+		cmd.Dir = s.Sandbox
+	}
+	var err error
+	if cmd.Stdout, err = appendFile(s.Stdout); err != nil {
+		return nil, err
+	}
+	if cmd.Stderr, err = appendFile(s.Stderr); err != nil {
+		return nil, err
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %q: %w", s.Args[0], err)
+	}
+	return processRunner{cmd}, nil
+}
+
+func appendFile(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+}
+
+func (r processRunner) Pid() int { return r.cmd.Process.Pid }
+
+func (r processRunner) Wait() (Exit, error) {
+	err := r.cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return Exit{}, err
+	}
+	ws := r.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return Exit{Code: 128 + int(ws.Signal()), Signal: int(ws.Signal())}, nil
+	}
+	return Exit{Code: ws.ExitStatus()}, nil
+}
+
+func (r processRunner) Signal(sig syscall.Signal, all bool) error {
+	pid := r.cmd.Process.Pid
+	if all {
+		pid = -pid // the whole process group
+	}
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return err
+	}
+	return nil
+}
+
+func (r processRunner) Cleanup() error {
+	for _, f := range []any{r.cmd.Stdout, r.cmd.Stderr} {
+		if c, ok := f.(*os.File); ok && c != nil {
+			c.Close()
+		}
+	}
+	return nil
+}

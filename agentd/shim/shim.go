@@ -1,0 +1,212 @@
+// Package shim is the small per-task process that outlives agentd (Mesos's
+// "mesos-containerizer launch", Nomad's executor): agentd re-executes itself
+// as `agentd shim <run dir>` in a new session; the shim starts the task
+// (a libcontainer container, or a plain process with --isolation=posix),
+// stays its parent, waits for it, carries out kills with their grace period,
+// and writes the exit status atomically into the run directory, where a
+// restarted agentd finds it.
+package shim
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"corral/isolation"
+)
+
+// Files in a task's run directory.
+const (
+	SpecFile = "spec.json" // written by agentd before starting the shim
+	PidFile  = "pid"       // "<shim pid> <shim start time> <task pid>", written by the shim once the task runs
+	ExitFile = "exit.json" // written by the shim when the task has ended
+	KillFile = "kill.json" // written by agentd before it signals the shim to kill
+)
+
+// Isolation modes.
+const (
+	Linux = "linux" // libcontainer: namespaces, cgroups, read-only root
+	Posix = "posix" // a plain process in its own process group (development only)
+)
+
+// Spec is what the shim runs.
+type Spec struct {
+	Isolation string         `json:"isolation"`
+	Container isolation.Spec `json:"container"`
+	// Root is where libcontainer keeps container state (linux isolation).
+	Root      string        `json:"root"`
+	KillGrace time.Duration `json:"kill_grace"`
+}
+
+// Kill is a kill request.
+type Kill struct {
+	Grace time.Duration `json:"grace"`
+}
+
+// Exit is how the task ended.
+type Exit struct {
+	Code      int       `json:"code"`
+	Signal    int       `json:"signal,omitempty"`
+	OOMKilled bool      `json:"oom_killed,omitempty"`
+	Killed    bool      `json:"killed,omitempty"` // ended after a kill request
+	Error     string    `json:"error,omitempty"`  // the task could not start
+	At        time.Time `json:"at"`
+}
+
+// Describe says how the task ended, as a status update's message.
+func (e Exit) Describe() string {
+	switch {
+	case e.Error != "":
+		return "failed to start: " + e.Error
+	case e.OOMKilled:
+		return "Memory limit exceeded: the container was OOM-killed"
+	case e.Signal != 0:
+		return "Command terminated with signal " + strings.ToUpper(syscall.Signal(e.Signal).String())
+	default:
+		return "Command exited with status " + strconv.Itoa(e.Code)
+	}
+}
+
+// WriteJSON writes v to path atomically: temp file, fsync, rename, dir fsync.
+func WriteJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// ReadJSON reads path into v; ok is false when the file does not exist.
+func ReadJSON(path string, v any) (ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("decoding %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// ReadExit returns the task's exit status once the shim wrote it.
+func ReadExit(runDir string) (Exit, bool, error) {
+	var e Exit
+	ok, err := ReadJSON(filepath.Join(runDir, ExitFile), &e)
+	return e, ok, err
+}
+
+// Start launches `binary shim runDir` in its own session, so that it
+// survives agentd. The caller should Wait on the returned command to reap it
+// while agentd lives.
+func Start(binary, runDir string, spec Spec) (*exec.Cmd, error) {
+	if err := WriteJSON(filepath.Join(runDir, SpecFile), spec); err != nil {
+		return nil, fmt.Errorf("writing shim spec: %w", err)
+	}
+	log, err := os.OpenFile(filepath.Join(runDir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd := exec.Command(binary, "shim", runDir)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting shim: %w", err)
+	}
+	return cmd, nil
+}
+
+// Process identifies a running shim across agentd restarts.
+type Process struct {
+	ShimPID   int
+	StartTime uint64 // the shim's start time in clock ticks, against PID reuse
+	TaskPID   int
+}
+
+// ReadPid returns what the shim recorded; ok is false before the task runs.
+func ReadPid(runDir string) (Process, bool, error) {
+	b, err := os.ReadFile(filepath.Join(runDir, PidFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Process{}, false, nil
+	}
+	if err != nil {
+		return Process{}, false, err
+	}
+	var p Process
+	if _, err := fmt.Sscanf(string(b), "%d %d %d", &p.ShimPID, &p.StartTime, &p.TaskPID); err != nil {
+		return Process{}, false, fmt.Errorf("decoding %s: %w", PidFile, err)
+	}
+	return p, true, nil
+}
+
+// Alive reports whether the recorded shim still runs (same PID, same start).
+func (p Process) Alive() bool {
+	st, err := startTime(p.ShimPID)
+	return err == nil && st == p.StartTime
+}
+
+// RequestKill asks the shim to kill its task: SIGTERM, then SIGKILL after
+// grace. It is safe to repeat; a second request shortens nothing.
+func RequestKill(runDir string, p Process, grace time.Duration) error {
+	if err := WriteJSON(filepath.Join(runDir, KillFile), Kill{Grace: grace}); err != nil {
+		return fmt.Errorf("writing kill request: %w", err)
+	}
+	if !p.Alive() {
+		return nil
+	}
+	if err := syscall.Kill(p.ShimPID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signalling shim %d: %w", p.ShimPID, err)
+	}
+	return nil
+}
+
+// startTime reads field 22 of /proc/<pid>/stat.
+func startTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}

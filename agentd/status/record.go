@@ -1,0 +1,178 @@
+package status
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"corral/mesos"
+)
+
+// logName is the name of a task's status update log inside its directory.
+const logName = "updates.log"
+
+// Record types.
+const (
+	recUpdate = "update"
+	recAck    = "ack"
+)
+
+// record is one line of a task's log: an update as it was queued, or the
+// acknowledgement of the update at the head of the queue.
+type record struct {
+	Type        string            `json:"type"`
+	FrameworkID string            `json:"framework_id,omitempty"`
+	Status      *mesos.TaskStatus `json:"status,omitempty"`
+	UUID        string            `json:"uuid,omitempty"`
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// frame turns a record's JSON into a log line: "<crc32c, 8 hex digits> <json>\n".
+// JSON never holds a raw newline, so the newline ends the record; a record
+// counts only once its newline is on disk.
+func frame(js []byte) []byte {
+	line := make([]byte, 0, len(js)+10)
+	line = fmt.Appendf(line, "%08x ", crc32.Checksum(js, castagnoli))
+	line = append(line, js...)
+	return append(line, '\n')
+}
+
+// parseLine decodes one log line, without its newline.
+func parseLine(line []byte) (record, error) {
+	var r record
+	if len(line) < 10 || line[8] != ' ' {
+		return r, errors.New("malformed record")
+	}
+	sum, err := strconv.ParseUint(string(line[:8]), 16, 32)
+	if err != nil {
+		return r, errors.New("malformed checksum")
+	}
+	js := line[9:]
+	if got := crc32.Checksum(js, castagnoli); got != uint32(sum) {
+		return r, fmt.Errorf("checksum %08x, want %08x", got, sum)
+	}
+	if err := json.Unmarshal(js, &r); err != nil {
+		return r, err
+	}
+	switch r.Type {
+	case recUpdate:
+		if r.Status == nil || r.Status.TaskID == "" || r.Status.UUID == "" {
+			return r, errors.New("update record without a task ID or UUID")
+		}
+	case recAck:
+		if r.UUID == "" {
+			return r, errors.New("ack record without a UUID")
+		}
+	default:
+		return r, fmt.Errorf("unknown record type %q", r.Type)
+	}
+	return r, nil
+}
+
+// readLog reads a task's log. A crash can only tear the record being
+// appended, so bad bytes at the end are a torn write: readLog returns the
+// records before them and how many bytes it dropped. A bad record followed by
+// good ones is corruption, which it reports as an error.
+func readLog(path string) (recs []record, torn int, err error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	bad := -1 // offset of the first bad line
+	for off := 0; off < len(b); {
+		i := bytes.IndexByte(b[off:], '\n')
+		if i < 0 { // no newline: the last append did not complete
+			if bad < 0 {
+				bad = off
+			}
+			break
+		}
+		r, perr := parseLine(b[off : off+i])
+		switch {
+		case perr != nil && bad < 0:
+			bad = off
+		case perr == nil && bad >= 0:
+			return nil, 0, fmt.Errorf("%s: corrupt record at offset %d followed by valid ones", path, bad)
+		case perr == nil:
+			recs = append(recs, r)
+		}
+		off += i + 1
+	}
+	if bad >= 0 {
+		torn = len(b) - bad
+	}
+	return recs, torn, nil
+}
+
+// maxNameLen bounds a task directory's name well below NAME_MAX (255).
+const maxNameLen = 200
+
+// dirName maps a task ID to a directory name that is safe and distinct for
+// every ID: bytes outside [A-Za-z0-9._-] and a leading dot (".", ".." and
+// hidden names) are escaped as %XX. Over-long names keep a prefix and add
+// "~" and a hash of the whole ID; "~" never appears otherwise.
+func dirName(taskID string) string {
+	var b strings.Builder
+	for i := 0; i < len(taskID); i++ {
+		c := taskID[i]
+		safe := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+		if safe && !(i == 0 && c == '.') {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	name := b.String()
+	if len(name) > maxNameLen {
+		sum := sha256.Sum256([]byte(taskID))
+		name = name[:maxNameLen-33] + "~" + hex.EncodeToString(sum[:16])
+	}
+	return name
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// replaceFile writes b to path atomically: temp file, fsync, rename,
+// directory fsync.
+func replaceFile(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}

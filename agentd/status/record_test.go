@@ -1,0 +1,97 @@
+package status
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"corral/mesos"
+)
+
+func TestDirName(t *testing.T) {
+	long := strings.Repeat("a", 300)
+	for _, tc := range []struct{ id, want string }{
+		{"web.3f2a9c1e-5b6d-11ef-8c1a-0242ac120002", "web.3f2a9c1e-5b6d-11ef-8c1a-0242ac120002"},
+		{"group_web.1", "group_web.1"},
+		{"a..b", "a..b"},
+		{"a/b", "a%2Fb"},
+		{"../etc", "%2E.%2Fetc"},
+		{"..", "%2E."},
+		{".", "%2E"},
+		{".hidden", "%2Ehidden"},
+		{"50%", "50%25"},
+		{"x y~", "x%20y%7E"},
+		{"ü", "%C3%BC"},
+	} {
+		if got := dirName(tc.id); got != tc.want {
+			t.Errorf("dirName(%q) = %q, want %q", tc.id, got, tc.want)
+		}
+	}
+	a, b := dirName(long+"1"), dirName(long+"2")
+	if a == b || len(a) > maxNameLen || !strings.Contains(a, "~") || strings.Contains(a, "/") {
+		t.Errorf("dirName of long IDs = %q, %q; want distinct, at most %d bytes, with ~", a, b, maxNameLen)
+	}
+}
+
+func TestReadLog(t *testing.T) {
+	line := func(taskID, uuid string) []byte {
+		js, err := json.Marshal(record{Type: recUpdate, FrameworkID: "fw", Status: &mesos.TaskStatus{TaskID: taskID, State: mesos.TaskRunning, UUID: uuid}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return frame(js)
+	}
+	r1, r2, r3 := line("t", "u1"), line("t", "u2"), line("t", "u3")
+	badSum := bytes.Clone(r3)
+	badSum[20] ^= 1
+	good := bytes.Join([][]byte{r1, r2}, nil)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	for _, tc := range []struct {
+		name    string
+		data    []byte
+		records int
+		torn    int
+		err     bool
+	}{
+		{"empty", nil, 0, 0, false},
+		{"whole", good, 2, 0, false},
+		{"record without its newline", cat(good, r3[:len(r3)-1]), 2, len(r3) - 1, false},
+		{"half a record", cat(good, r3[:15]), 2, 15, false},
+		{"bad checksum at the end", cat(good, badSum), 2, len(badSum), false},
+		{"zeros at the end", cat(good, make([]byte, 100)), 2, 100, false},
+		{"garbage lines at the end", cat(good, []byte("x\n\x00\x00\n")), 2, 5, false},
+		{"only a torn record", r3[:15], 0, 15, false},
+		{"corrupt record in the middle", cat(r1, badSum, r2), 0, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), logName)
+			if err := os.WriteFile(path, tc.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			recs, torn, err := readLog(path)
+			if (err != nil) != tc.err {
+				t.Fatalf("readLog() error = %v, want error %v", err, tc.err)
+			}
+			if len(recs) != tc.records || torn != tc.torn {
+				t.Fatalf("readLog() = %d records, %d torn bytes; want %d, %d", len(recs), torn, tc.records, tc.torn)
+			}
+		})
+	}
+}
+
+func TestParseLineRejects(t *testing.T) {
+	for _, js := range []string{
+		`{"type":"update","framework_id":"fw"}`,
+		`{"type":"update","status":{"task_id":"t","state":"TASK_RUNNING"}}`,
+		`{"type":"ack"}`,
+		`{"type":"launch","uuid":"u"}`,
+		`not json`,
+	} {
+		if _, err := parseLine(bytes.TrimSuffix(frame([]byte(js)), []byte("\n"))); err == nil {
+			t.Errorf("parseLine(%s) succeeded, want an error", js)
+		}
+	}
+}

@@ -1,0 +1,528 @@
+// Package task runs an agent's tasks: for each LAUNCH it prepares the
+// sandbox, fetches artifacts, starts a shim (see package shim) that runs the
+// task in a container, reports TASK_RUNNING, runs health checks, carries
+// out kills, and turns the shim's exit status into the final status update.
+// Tasks outlive agentd; Recover re-attaches to them from the work directory.
+package task
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"corral/agentd/fetch"
+	"corral/agentd/health"
+	"corral/agentd/shim"
+	"corral/isolation"
+	"corral/mesos"
+)
+
+// Config says where tasks live and how they are isolated.
+type Config struct {
+	WorkDir   string // tasks live in <WorkDir>/tasks/<task>/{sandbox,run}
+	Isolation string // shim.Linux or shim.Posix
+	Binary    string // agentd's executable, re-executed as the shim
+	Hostname  string // HOST of the task environment
+	IP        string // where health checks reach host-network tasks
+	AgentID   func() string
+	// DefaultKillGrace applies when a task has no kill policy (Mesos: 3 s).
+	DefaultKillGrace time.Duration
+	PidsLimit        int64
+	Fetch            fetch.Config
+	// Poll is how often a task's shim is checked on after an agentd restart.
+	Poll time.Duration
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.WorkDir == "":
+		return errors.New("invalid task config: empty work dir")
+	case c.Isolation != shim.Linux && c.Isolation != shim.Posix:
+		return fmt.Errorf("invalid --isolation %q, must be linux or posix", c.Isolation)
+	case c.Binary == "":
+		return errors.New("invalid task config: agentd's executable is unknown")
+	case c.DefaultKillGrace < 0:
+		return fmt.Errorf("invalid kill grace period %v, must be >= 0", c.DefaultKillGrace)
+	case c.Poll <= 0:
+		return fmt.Errorf("invalid poll interval %v, must be > 0", c.Poll)
+	}
+	return nil
+}
+
+// UpdateFunc records a status update for sending (the status manager).
+type UpdateFunc func(frameworkID string, st mesos.TaskStatus)
+
+// Manager runs the agent's tasks.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	update UpdateFunc
+	wg     sync.WaitGroup // owns the tasks' watchers
+
+	mu    sync.Mutex // guards tasks
+	tasks map[string]*Task
+}
+
+// Task is one task on this agent.
+type Task struct {
+	FrameworkID string         `json:"framework_id"`
+	Info        mesos.TaskInfo `json:"info"`
+	dir         string
+
+	mu          sync.Mutex // guards state, killing, killReason and killMessage
+	state       mesos.TaskState
+	killing     bool
+	killReason  string // why the agent killed it, e.g. failed health checks
+	killMessage string
+}
+
+// taskFile holds the task's FrameworkID and Info in its directory.
+const taskFile = "task.json"
+
+// NewManager returns a manager; call Recover before launching.
+func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Manager{cfg: cfg, log: log.With("component", "task"), update: update, tasks: map[string]*Task{}}, nil
+}
+
+// Wait waits for every task watcher to end (they end with their tasks or
+// with the context passed to Launch and Recover).
+func (m *Manager) Wait() { m.wg.Wait() }
+
+func (m *Manager) tasksDir() string { return filepath.Join(m.cfg.WorkDir, "tasks") }
+
+// key names a task's directory: task IDs are unique per framework and may
+// hold characters unsafe in file names.
+func key(frameworkID, taskID string) string {
+	return url.PathEscape(frameworkID) + "_" + url.PathEscape(taskID)
+}
+
+func (t *Task) runDir() string     { return filepath.Join(t.dir, "run") }
+func (t *Task) sandboxDir() string { return filepath.Join(t.dir, "sandbox") }
+
+func (t *Task) setState(s mesos.TaskState) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.state = s
+}
+
+// State returns the task's latest state.
+func (t *Task) State() mesos.TaskState {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.state
+}
+
+func (m *Manager) send(t *Task, st mesos.TaskStatus) {
+	st.TaskID = t.Info.TaskID
+	if st.Source == "" {
+		st.Source = mesos.SourceExecutor
+	}
+	st.Timestamp = float64(time.Now().UnixNano()) / 1e9
+	t.setState(st.State)
+	m.update(t.FrameworkID, st)
+}
+
+// Launch starts a task. A task the agent already runs is not launched twice.
+func (m *Manager) Launch(ctx context.Context, frameworkID string, info mesos.TaskInfo) {
+	k := key(frameworkID, info.TaskID)
+	m.mu.Lock()
+	if m.tasks[info.TaskID] != nil {
+		m.mu.Unlock()
+		m.log.Warn("duplicate launch ignored", "task", info.TaskID)
+		return
+	}
+	t := &Task{FrameworkID: frameworkID, Info: info, dir: filepath.Join(m.tasksDir(), k), state: mesos.TaskStaging}
+	m.tasks[info.TaskID] = t
+	m.mu.Unlock()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.launch(ctx, t)
+	}()
+}
+
+func (m *Manager) launch(ctx context.Context, t *Task) {
+	fail := func(state mesos.TaskState, reason, msg string) {
+		m.log.Warn("task failed to launch", "task", t.Info.TaskID, "reason", msg)
+		m.send(t, mesos.TaskStatus{State: state, Reason: reason, Message: msg})
+	}
+	for _, d := range []string{t.runDir(), t.sandboxDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			fail(mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED", "creating task directories: "+err.Error())
+			return
+		}
+	}
+	if err := shim.WriteJSON(filepath.Join(t.dir, taskFile), t); err != nil {
+		fail(mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED", "recording the task: "+err.Error())
+		return
+	}
+	spec, err := m.spec(t)
+	if err != nil {
+		fail(mesos.TaskError, mesos.ReasonTaskInvalid, err.Error())
+		return
+	}
+	m.send(t, mesos.TaskStatus{State: mesos.TaskStarting})
+	if t.Info.Command != nil && len(t.Info.Command.URIs) > 0 {
+		if err := fetch.Fetch(ctx, m.cfg.Fetch, t.Info.Command.URIs, t.sandboxDir()); err != nil {
+			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "fetching artifacts: "+err.Error())
+			return
+		}
+	}
+	cmd, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
+	if err != nil {
+		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
+		return
+	}
+	reaped := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(reaped)
+	}()
+	m.supervise(ctx, t, reaped, false)
+}
+
+// spec builds what the shim runs.
+func (m *Manager) spec(t *Task) (shim.Spec, error) {
+	info := t.Info
+	if info.Command == nil || info.Command.Value == "" && len(info.Command.Arguments) == 0 {
+		return shim.Spec{}, errors.New("task has no command to run")
+	}
+	argv := Argv(info.Command)
+	if info.Container != nil && info.Container.Image != "" {
+		return shim.Spec{}, fmt.Errorf("container image %q: image tasks are not supported by this agent yet", info.Container.Image)
+	}
+	sandboxInside := t.sandboxDir()
+	if m.cfg.Isolation == shim.Linux {
+		sandboxInside = isolation.SandboxPath
+	}
+	agentID := ""
+	if m.cfg.AgentID != nil {
+		agentID = m.cfg.AgentID()
+	}
+	grace := m.cfg.DefaultKillGrace
+	if info.KillPolicy != nil && info.KillPolicy.GracePeriodSeconds > 0 {
+		grace = time.Duration(info.KillPolicy.GracePeriodSeconds * float64(time.Second))
+	}
+	user := ""
+	if info.Command != nil {
+		user = info.Command.User
+	}
+	return shim.Spec{
+		Isolation: m.cfg.Isolation,
+		Root:      filepath.Join(m.cfg.WorkDir, "containers"),
+		KillGrace: grace,
+		Container: isolation.Spec{
+			ID:        containerID(t),
+			Args:      argv,
+			Env:       Env(info, t.FrameworkID, agentID, m.cfg.Hostname, sandboxInside),
+			User:      user,
+			Hostname:  m.cfg.Hostname,
+			HostRoot:  true,
+			Sandbox:   t.sandboxDir(),
+			CPUs:      info.Resources.Scalar(mesos.CPUs),
+			MemMB:     info.Resources.Scalar(mesos.Mem),
+			PidsLimit: m.cfg.PidsLimit,
+			Stdout:    filepath.Join(t.sandboxDir(), "stdout"),
+			Stderr:    filepath.Join(t.sandboxDir(), "stderr"),
+		},
+	}, nil
+}
+
+// containerID is a name libcontainer and cgroups accept, unique per task.
+func containerID(t *Task) string {
+	b := []byte(key(t.FrameworkID, t.Info.TaskID))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// supervise reports RUNNING once the shim runs the task, runs its health
+// check, and reports the end. shimGone closes when the shim has exited.
+func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct{}, recovered bool) {
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	var proc shim.Process
+	running := recovered
+	hctx, stopHealth := context.WithCancel(ctx)
+	defer stopHealth()
+	if recovered {
+		proc, _, _ = shim.ReadPid(t.runDir())
+		m.startHealth(hctx, t)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return // agentd stops; the task keeps running under its shim
+		case <-shimGone:
+			m.finish(t)
+			return
+		case <-poll.C:
+			if running {
+				poll.Reset(m.cfg.Poll)
+				if shimGone == nil && !proc.Alive() {
+					m.finish(t)
+					return
+				}
+				continue
+			}
+			p, ok, err := shim.ReadPid(t.runDir())
+			if err != nil || !ok {
+				continue
+			}
+			proc, running = p, true
+			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: &mesos.ContainerStatus{
+				ExecutorPID:  p.TaskPID,
+				NetworkInfos: []mesos.NetworkInfo{{IPAddresses: []mesos.IPAddress{{Protocol: "IPv4", IPAddress: m.cfg.IP}}}},
+			}})
+			m.startHealth(hctx, t)
+		}
+	}
+}
+
+// finish turns the shim's exit file into the terminal status update.
+func (m *Manager) finish(t *Task) {
+	e, ok, err := shim.ReadExit(t.runDir())
+	st := mesos.TaskStatus{}
+	switch {
+	case err != nil || !ok:
+		st.State, st.Reason = mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED"
+		st.Message = "the task's shim ended without recording an exit status"
+		if err != nil {
+			st.Message += ": " + err.Error()
+		}
+	case e.Error != "":
+		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", e.Describe()
+	case e.Killed:
+		st.State, st.Reason, st.Message = mesos.TaskKilled, "", "Command killed: "+e.Describe()
+		t.mu.Lock()
+		if t.killReason != "" {
+			st.Reason, st.Message = t.killReason, t.killMessage
+		}
+		t.mu.Unlock()
+	case e.OOMKilled:
+		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_CONTAINER_LIMITATION_MEMORY", e.Describe()
+	case e.Code == 0 && e.Signal == 0:
+		st.State, st.Message = mesos.TaskFinished, e.Describe()
+	default:
+		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_COMMAND_EXECUTOR_FAILED", e.Describe()
+	}
+	m.send(t, st)
+	m.log.Info("task ended", "task", t.Info.TaskID, "state", st.State, "message", st.Message)
+}
+
+// Kill kills a task: TASK_KILLING, SIGTERM, the grace period, SIGKILL,
+// TASK_KILLED. An unknown task is reported lost.
+func (m *Manager) Kill(frameworkID, taskID string, policy *mesos.KillPolicy) {
+	m.mu.Lock()
+	t := m.tasks[taskID]
+	m.mu.Unlock()
+	if t == nil || t.FrameworkID != frameworkID {
+		m.update(frameworkID, mesos.TaskStatus{TaskID: taskID, State: mesos.TaskLost, Source: mesos.SourceAgent,
+			Reason: "REASON_TASK_UNKNOWN", Message: "kill of a task this agent does not run", Timestamp: float64(time.Now().UnixNano()) / 1e9})
+		return
+	}
+	m.kill(t, policy, "", "")
+}
+
+func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
+	if t.State().Terminal() {
+		return
+	}
+	grace := m.cfg.DefaultKillGrace
+	if t.Info.KillPolicy != nil && t.Info.KillPolicy.GracePeriodSeconds > 0 {
+		grace = time.Duration(t.Info.KillPolicy.GracePeriodSeconds * float64(time.Second))
+	}
+	if policy != nil && policy.GracePeriodSeconds > 0 {
+		grace = time.Duration(policy.GracePeriodSeconds * float64(time.Second))
+	}
+	t.mu.Lock()
+	first := !t.killing
+	t.killing = true
+	if reason != "" {
+		t.killReason, t.killMessage = reason, msg
+	}
+	t.mu.Unlock()
+	if first {
+		m.send(t, mesos.TaskStatus{State: mesos.TaskKilling})
+	}
+	p, ok, _ := shim.ReadPid(t.runDir())
+	if !ok {
+		// The shim has not started the task yet: it will see the request
+		// and signal as soon as it runs.
+		_ = shim.WriteJSON(filepath.Join(t.runDir(), shim.KillFile), shim.Kill{Grace: grace})
+		return
+	}
+	if err := shim.RequestKill(t.runDir(), p, grace); err != nil {
+		m.log.Error("killing task", "task", t.Info.TaskID, "err", err)
+	}
+}
+
+func (m *Manager) startHealth(ctx context.Context, t *Task) {
+	hc := t.Info.HealthCheck
+	if hc == nil {
+		return
+	}
+	target := health.Target{Host: m.cfg.IP}
+	if hc.Port != 0 {
+		target.Port = int(hc.Port)
+	}
+	exec := func(ctx context.Context, command string) (int, string, error) {
+		return m.execInTask(ctx, t, command)
+	}
+	started := time.Now()
+	c, err := health.New(*hc, target, exec, started, func(r health.Result) {
+		healthy := r.Healthy
+		if r.Kill {
+			m.log.Warn("task failed its health checks, killing it", "task", t.Info.TaskID, "failures", r.ConsecutiveFailures)
+			m.kill(t, nil, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+				fmt.Sprintf("killed after %d consecutive failed health checks: %s", r.ConsecutiveFailures, r.LastFailureCause))
+			return
+		}
+		if t.State() == mesos.TaskRunning {
+			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, Healthy: &healthy, Reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"})
+		}
+	})
+	if err != nil {
+		m.log.Error("invalid health check", "task", t.Info.TaskID, "err", err)
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		c.Run(ctx)
+	}()
+}
+
+// execInTask runs a COMMAND health check. With posix isolation it runs on
+// the host in the sandbox with the task's environment; with linux isolation
+// inside the container's namespaces.
+func (m *Manager) execInTask(ctx context.Context, t *Task, command string) (int, string, error) {
+	var spec shim.Spec
+	if _, err := shim.ReadJSON(filepath.Join(t.runDir(), shim.SpecFile), &spec); err != nil {
+		return -1, "", err
+	}
+	var cmd *exec.Cmd
+	if m.cfg.Isolation == shim.Linux {
+		p, ok, _ := shim.ReadPid(t.runDir())
+		if !ok {
+			return -1, "", errors.New("task not running")
+		}
+		cmd = exec.CommandContext(ctx, "nsenter", "--target", fmt.Sprint(p.TaskPID), "--mount", "--uts", "--ipc", "--pid", "--", "/bin/sh", "-c", command)
+	} else {
+		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command)
+		cmd.Dir = t.sandboxDir()
+	}
+	cmd.Env = spec.Container.Env
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), string(out), nil
+	}
+	if err != nil {
+		return -1, string(out), err
+	}
+	return 0, string(out), nil
+}
+
+// Tasks lists the agent's tasks with their latest states, ended ones
+// included until Remove, for re-registration.
+func (m *Manager) Tasks() []mesos.Task {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []mesos.Task
+	for _, t := range m.tasks {
+		out = append(out, mesos.Task{Info: t.Info, FrameworkID: t.FrameworkID, State: t.State()})
+	}
+	return out
+}
+
+// Remove forgets an ended task whose final status was acknowledged. Its
+// sandbox stays on disk for the operator.
+func (m *Manager) Remove(taskID string) {
+	m.mu.Lock()
+	t := m.tasks[taskID]
+	if t != nil && t.State().Terminal() {
+		delete(m.tasks, taskID)
+	}
+	m.mu.Unlock()
+	if t != nil {
+		os.Remove(filepath.Join(t.dir, taskFile))
+	}
+}
+
+// Recover re-attaches to the tasks in the work directory after a restart.
+// latest reports the last status recorded for a task (by the status
+// manager); tasks whose last status is terminal are kept, without a shim,
+// until Remove.
+func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos.TaskState, bool)) error {
+	entries, err := os.ReadDir(m.tasksDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading tasks: %w", err)
+	}
+	for _, e := range entries {
+		dir := filepath.Join(m.tasksDir(), e.Name())
+		var t Task
+		if ok, err := shim.ReadJSON(filepath.Join(dir, taskFile), &t); err != nil || !ok {
+			m.log.Warn("skipping unreadable task directory", "dir", dir, "err", err)
+			continue
+		}
+		t.dir = dir
+		state, known := latest(t.Info.TaskID)
+		t.state = mesos.TaskStaging
+		if known {
+			t.state = state
+		}
+		task := &t
+		m.mu.Lock()
+		m.tasks[t.Info.TaskID] = task
+		m.mu.Unlock()
+		if state.Terminal() {
+			continue // ended; its final update is still being delivered
+		}
+		p, running, _ := shim.ReadPid(task.runDir())
+		if _, exited, _ := shim.ReadExit(task.runDir()); exited || (running && !p.Alive()) || !running {
+			// It ended while agentd was away (or never started).
+			m.log.Info("recovered a task that ended while the agent was down", "task", t.Info.TaskID)
+			m.finish(task)
+			continue
+		}
+		if task.state != mesos.TaskRunning && task.state != mesos.TaskKilling {
+			m.send(task, mesos.TaskStatus{State: mesos.TaskRunning})
+		}
+		m.log.Info("re-attached to task", "task", t.Info.TaskID, "pid", p.TaskPID)
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.supervise(ctx, task, nil, true)
+		}()
+	}
+	return nil
+}
+
+// MarshalJSON keeps the unexported fields out of task.json.
+func (t *Task) MarshalJSON() ([]byte, error) {
+	type plain struct {
+		FrameworkID string         `json:"framework_id"`
+		Info        mesos.TaskInfo `json:"info"`
+	}
+	return json.Marshal(plain{t.FrameworkID, t.Info})
+}

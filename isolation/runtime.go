@@ -1,0 +1,383 @@
+package isolation
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// hostRootDir is the skeleton root of host-root containers inside the
+// runtime's root; '@' keeps it apart from container IDs.
+const hostRootDir = "@hostroot"
+
+// stopTimeout bounds how long Destroy waits for a killed container's init
+// to go away when this process is not its parent.
+const stopTimeout = 10 * time.Second
+
+// Runtime creates and finds containers whose libcontainer state lives in
+// one directory.
+type Runtime struct {
+	root string
+	mode cgroupMode
+}
+
+// NewRuntime returns a Runtime keeping container state under root (e.g.
+// <agent work dir>/containers), which it creates.
+func NewRuntime(root string) (*Runtime, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolving container state root %q: %w", root, err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("creating container state root: %w", err)
+	}
+	mode, err := detectCgroups()
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{root: abs, mode: mode}, nil
+}
+
+// CgroupMode says which cgroup layout the host has: "v2", "hybrid" (v1
+// controllers plus /sys/fs/cgroup/unified) or "v1".
+func (r *Runtime) CgroupMode() string { return r.mode.String() }
+
+// Start creates the container and starts its process. The calling process
+// becomes the parent of the container's init, so only it can Wait.
+func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	cfg, err := containerConfig(&spec, r.mode, filepath.Join(r.root, hostRootDir))
+	if err != nil {
+		return nil, err
+	}
+	userRoot := cfg.Rootfs
+	if spec.HostRoot {
+		userRoot = "/"
+	}
+	u, err := lookupUser(&spec, userRoot)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Sandbox != "" && u.uid != 0 {
+		// The task's user must be able to write its sandbox, as Mesos
+		// chowns the sandbox to the task's user.
+		if err := os.Chown(spec.Sandbox, u.uid, u.gid); err != nil {
+			return nil, fmt.Errorf("handing the sandbox to uid %d: %w", u.uid, err)
+		}
+	}
+	stdout, stderr, err := openOutputs(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	// The child holds its own copies once started.
+	defer closeAll(stdout, stderr)
+
+	lc, err := libcontainer.Create(r.root, spec.ID, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating container %s: %w", spec.ID, err)
+	}
+	c := &Container{lc: lc, mode: r.mode}
+	defer func() {
+		if retErr != nil {
+			_ = c.Destroy()
+		}
+	}()
+	cwd := spec.Cwd
+	if cwd == "" {
+		cwd = "/"
+		if spec.Sandbox != "" {
+			cwd = SandboxPath
+		}
+	}
+	p := &libcontainer.Process{
+		Args:             spec.Args,
+		Env:              processEnv(spec.Env),
+		UID:              u.uid,
+		GID:              u.gid,
+		AdditionalGroups: u.groups,
+		Cwd:              cwd,
+		Init:             true,
+	}
+	// A nil *os.File in an io.Writer is not nil; leave unset for /dev/null.
+	if stdout != nil {
+		p.Stdout = stdout
+	}
+	if stderr != nil {
+		p.Stderr = stderr
+	}
+	c.proc = p
+	if err := lc.Run(p); err != nil {
+		return c, fmt.Errorf("starting container %s: %w", spec.ID, err)
+	}
+	return c, nil
+}
+
+// Load finds a container started earlier, possibly by another process (a
+// restarted agent). Its process cannot be waited for, but State, Signal,
+// Stats and Destroy work.
+func (r *Runtime) Load(id string) (*Container, error) {
+	if err := validateID(id); err != nil {
+		return nil, err
+	}
+	lc, err := libcontainer.Load(r.root, id)
+	if err != nil {
+		return nil, fmt.Errorf("loading container %s: %w", id, err)
+	}
+	return &Container{lc: lc, mode: r.mode}, nil
+}
+
+// List returns the IDs of the containers with state on disk, running or
+// not, so that leftovers can be destroyed. Load can fail for one whose
+// creation was cut short; Remove cleans up any.
+func (r *Runtime) List() ([]string, error) {
+	entries, err := os.ReadDir(r.root)
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && validateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}
+
+// Remove destroys whatever is left of container id: its processes, cgroups
+// and state, even when the state is incomplete. It is idempotent.
+func (r *Runtime) Remove(id string) error {
+	if err := validateID(id); err != nil {
+		return err
+	}
+	if c, err := r.Load(id); err == nil {
+		return c.Destroy()
+	}
+	m, err := manager.New(&cgroups.Cgroup{Path: cgroupPath(id), Resources: &cgroups.Resources{}})
+	if err != nil {
+		return fmt.Errorf("finding the cgroup of %s: %w", id, err)
+	}
+	if err := signalCgroup(m, unix.SIGKILL); err != nil {
+		return err
+	}
+	if err := waitEmpty(m, stopTimeout); err != nil {
+		return fmt.Errorf("removing container %s: %w", id, err)
+	}
+	if err := m.Destroy(); err != nil {
+		return fmt.Errorf("removing the cgroup of %s: %w", id, err)
+	}
+	if err := os.RemoveAll(filepath.Join(r.root, id)); err != nil {
+		return fmt.Errorf("removing the state of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Container is one task container.
+type Container struct {
+	lc   *libcontainer.Container
+	mode cgroupMode
+	proc *libcontainer.Process // nil when Loaded: not our child
+
+	waitOnce sync.Once
+	status   ExitStatus // set by waitOnce
+	waitErr  error      // set by waitOnce
+}
+
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.lc.ID() }
+
+// Pid returns the host PID of the container's init, or -1 if it never ran.
+func (c *Container) Pid() int {
+	if c.proc != nil {
+		if pid, err := c.proc.Pid(); err == nil {
+			return pid
+		}
+	}
+	st, err := c.lc.State()
+	if err != nil {
+		return -1
+	}
+	return st.InitProcessPid
+}
+
+// Wait waits for the container's init to exit and reports how it ended.
+// Only the process that started the container can wait; others get
+// ErrNotChild. Wait can be called more than once.
+func (c *Container) Wait() (ExitStatus, error) {
+	if c.proc == nil {
+		return ExitStatus{}, ErrNotChild
+	}
+	c.waitOnce.Do(func() {
+		// A non-zero exit comes as an *exec.ExitError with the state.
+		ps, err := c.proc.Wait()
+		if ps == nil {
+			c.waitErr = fmt.Errorf("waiting for container %s: %w", c.ID(), err)
+			return
+		}
+		ws := ps.Sys().(syscall.WaitStatus)
+		switch {
+		case ws.Signaled():
+			c.status = ExitStatus{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}
+		default:
+			c.status = ExitStatus{Code: ws.ExitStatus()}
+		}
+		// The cgroup outlives the init until Destroy, so its OOM count is
+		// still there to read.
+		c.status.OOMKilled, _ = c.OOMKilled()
+	})
+	return c.status, c.waitErr
+}
+
+// Signal sends sig to the container's init, or with all to every process in
+// the container's cgroup.
+func (c *Container) Signal(sig os.Signal, all bool) error {
+	if all {
+		s, ok := sig.(syscall.Signal)
+		if !ok {
+			return fmt.Errorf("signal %v is not a syscall.Signal", sig)
+		}
+		m, err := c.cgroupManager()
+		if err != nil {
+			return err
+		}
+		return signalCgroup(m, s)
+	}
+	if err := c.lc.Signal(sig); err != nil {
+		if errors.Is(err, libcontainer.ErrNotRunning) {
+			return ErrNotRunning
+		}
+		return fmt.Errorf("signalling container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// Running reports whether the container's init is alive.
+func (c *Container) Running() bool {
+	st, err := c.lc.Status()
+	return err == nil && st != libcontainer.Stopped
+}
+
+// Destroy kills every process of the container and removes its cgroups and
+// state. Mounts live in the container's mount namespace and go with its last
+// process. Destroy is idempotent.
+func (c *Container) Destroy() error {
+	m, err := c.cgroupManager()
+	if err != nil {
+		return err
+	}
+	if err := signalCgroup(m, unix.SIGKILL); err != nil {
+		return err
+	}
+	if c.proc != nil {
+		// Reap our child, so it is not left a zombie.
+		if _, err := c.proc.Pid(); err == nil {
+			_, _ = c.Wait()
+		}
+	} else {
+		deadline := time.Now().Add(stopTimeout)
+		for c.Running() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("destroying container %s: init still running %v after SIGKILL", c.ID(), stopTimeout)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := waitEmpty(m, stopTimeout); err != nil {
+		return fmt.Errorf("destroying container %s: %w", c.ID(), err)
+	}
+	if err := c.lc.Destroy(); err != nil {
+		return fmt.Errorf("destroying container %s: %w", c.ID(), err)
+	}
+	return nil
+}
+
+// Stats returns the container's resource usage.
+func (c *Container) Stats() (Stats, error) {
+	return c.mode.stats(cgroupPath(c.ID()))
+}
+
+// OOMKilled reports whether the kernel OOM-killed a process in the
+// container's memory cgroup (v1 memory.oom_control oom_kill, v2
+// memory.events oom_kill). It needs the cgroup, so ask before Destroy.
+func (c *Container) OOMKilled() (bool, error) {
+	st, err := c.Stats()
+	if err != nil {
+		return false, err
+	}
+	return st.OOMKills > 0, nil
+}
+
+// cgroupManager returns libcontainer's manager of the container's cgroups,
+// with the paths it recorded.
+func (c *Container) cgroupManager() (cgroups.Manager, error) {
+	st, err := c.lc.State()
+	if err != nil {
+		return nil, fmt.Errorf("reading the state of container %s: %w", c.ID(), err)
+	}
+	cfg := c.lc.Config()
+	m, err := manager.NewWithPaths(cfg.Cgroups, st.CgroupPaths)
+	if err != nil {
+		return nil, fmt.Errorf("finding the cgroup of container %s: %w", c.ID(), err)
+	}
+	return m, nil
+}
+
+// waitEmpty waits until no process is left in the cgroup (SIGKILLed
+// processes take a moment to exit), so that it can be removed.
+func waitEmpty(m cgroups.Manager, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		pids, err := m.GetAllPids()
+		if err != nil || len(pids) == 0 {
+			return nil // no cgroup is an empty cgroup
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d processes still in the cgroup %v after SIGKILL", len(pids), timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// openOutputs opens the files the container's stdout and stderr append to;
+// the same path for both yields one file.
+func openOutputs(stdout, stderr string) (out, errf *os.File, err error) {
+	open := func(p string) (*os.File, error) {
+		if p == "" {
+			return nil, nil
+		}
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening the container's output: %w", err)
+		}
+		return f, nil
+	}
+	if out, err = open(stdout); err != nil {
+		return nil, nil, err
+	}
+	if stderr == stdout {
+		return out, out, nil
+	}
+	if errf, err = open(stderr); err != nil {
+		closeAll(out)
+		return nil, nil, err
+	}
+	return out, errf, nil
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		if f != nil {
+			f.Close() // a second Close of the same file just errors
+		}
+	}
+}
