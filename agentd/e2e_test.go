@@ -247,3 +247,80 @@ func TestAgentLinuxIsolation(t *testing.T) {
 	}
 	runAgentLifecycle(t, shim.Linux)
 }
+
+// cgroupDirs lists the cgroup directories of Corral's tasks on this host,
+// v1 controllers and the v2 hierarchy alike.
+func cgroupDirs(task string) []string {
+	var out []string
+	for _, pattern := range []string{"/sys/fs/cgroup/*/corral/*" + task, "/sys/fs/cgroup/corral/*" + task} {
+		m, _ := filepath.Glob(pattern)
+		out = append(out, m...)
+	}
+	return out
+}
+
+func TestAgentLinuxContainment(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("linux isolation needs root")
+	}
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	a := startAgent(t, m, shim.Linux, work)
+	id := agentID(t, m)
+
+	f.Launch(t, id, command("boxed", "cpus:0.5;mem:64",
+		`echo $$ > pid.txt; if touch /corral-rootfs-probe 2>/dev/null; then echo writable; else echo readonly; fi > root.txt; exec sleep 300`))
+	f.WaitUpdate(t, 20*time.Second, "boxed", mesos.TaskRunning)
+	box := sandbox(t, work, "boxed")
+	mastertest.WaitFor(t, 5*time.Second, "root.txt", func() bool { return readFile(t, filepath.Join(box, "root.txt")) != "" })
+	if got := readFile(t, filepath.Join(box, "pid.txt")); got != "1" {
+		t.Errorf("task's shell is pid %q inside its container, want 1 (own pid namespace)", got)
+	}
+	if got := readFile(t, filepath.Join(box, "root.txt")); got != "readonly" {
+		t.Errorf("task found the root file system %s, want readonly", got)
+	}
+	if _, err := os.Stat("/corral-rootfs-probe"); err == nil {
+		os.Remove("/corral-rootfs-probe")
+		t.Errorf("the task wrote to the host's root")
+	}
+	dirs := cgroupDirs("boxed")
+	if len(dirs) == 0 {
+		t.Fatalf("no cgroup under /corral for the task")
+	}
+	limits := map[string]string{ // v1 and v2 names of the memory and cpu limits
+		"memory.limit_in_bytes": "67108864", "memory.max": "67108864",
+		"cpu.cfs_quota_us": "50000", "cpu.max": "50000 100000",
+	}
+	found := 0
+	for _, d := range dirs {
+		for file, want := range limits {
+			if v := readFile(t, filepath.Join(d, file)); v != "" {
+				found++
+				if v != want {
+					t.Errorf("%s/%s = %s, want %s", d, file, v, want)
+				}
+			}
+		}
+	}
+	if found < 2 {
+		t.Errorf("found %d of the memory and cpu limit files in %v, want both", found, dirs)
+	}
+
+	// A task that exceeds its memory limit fails, saying so.
+	f.Launch(t, id, command("hog", "cpus:0.5;mem:32", `head -c 300m /dev/zero | tail > /dev/null`))
+	oom := f.WaitUpdate(t, 30*time.Second, "hog", mesos.TaskFailed)
+	if oom.Reason != "REASON_CONTAINER_LIMITATION_MEMORY" || !strings.Contains(oom.Message, "Memory limit") {
+		t.Errorf("memory hog ended with reason %q message %q, want an OOM reason", oom.Reason, oom.Message)
+	}
+
+	// Killing releases the cgroups; stopping everything leaves nothing.
+	f.Kill(t, "boxed")
+	f.WaitUpdate(t, 10*time.Second, "boxed", mesos.TaskKilled)
+	mastertest.WaitFor(t, 5*time.Second, "the task's cgroups to go", func() bool { return len(cgroupDirs("boxed")) == 0 && len(cgroupDirs("hog")) == 0 })
+	a.stop(syscall.SIGTERM)
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), work) {
+		t.Errorf("mounts under the agent's work dir remain:\n%s", mounts)
+	}
+}
