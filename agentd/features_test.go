@@ -1,0 +1,153 @@
+package main_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/agentd/shim"
+	"corral/masterd/master/mastertest"
+	"corral/mesos"
+)
+
+func healthCheck(cmd string) *mesos.HealthCheck {
+	return &mesos.HealthCheck{
+		Type: "COMMAND", Command: &mesos.CommandInfo{Value: cmd},
+		DelaySeconds: 0.001, IntervalSeconds: 0.1, TimeoutSeconds: 2, GracePeriodSeconds: 0.5, ConsecutiveFailures: 3,
+	}
+}
+
+func runHealthChecks(t *testing.T, isolation string) {
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	startAgent(t, m, isolation, work)
+	id := agentID(t, m)
+
+	good := command("good", "cpus:0.1;mem:64", `touch healthy; exec sleep 300`)
+	good.HealthCheck = healthCheck(`test -f "$MESOS_SANDBOX/healthy"`)
+	f.Launch(t, id, good)
+	mastertest.WaitFor(t, 20*time.Second, "a healthy status for the good task", func() bool {
+		for _, ev := range f.Events() {
+			if u := ev.Update; u != nil && u.TaskID == "good" && u.State == mesos.TaskRunning && u.Healthy != nil && *u.Healthy {
+				return true
+			}
+		}
+		return false
+	})
+
+	bad := command("bad", "cpus:0.1;mem:64", `exec sleep 300`)
+	bad.HealthCheck = healthCheck(`test -f "$MESOS_SANDBOX/healthy"`)
+	f.Launch(t, id, bad)
+	f.WaitUpdate(t, 20*time.Second, "bad", mesos.TaskRunning)
+	killed := f.WaitUpdate(t, 20*time.Second, "bad", mesos.TaskKilled)
+	if killed.Reason != "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" || !strings.Contains(killed.Message, "3 consecutive failed health checks") {
+		t.Fatalf("unhealthy task ended with reason %q message %q, want it killed for its health checks", killed.Reason, killed.Message)
+	}
+	for _, ev := range f.Events() {
+		if u := ev.Update; u != nil && u.TaskID == "good" && u.State.Terminal() {
+			t.Fatalf("the healthy task ended: %+v", u)
+		}
+	}
+}
+
+func TestHealthChecksPosix(t *testing.T) { runHealthChecks(t, shim.Posix) }
+
+func TestHealthChecksLinux(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("linux isolation needs root")
+	}
+	runHealthChecks(t, shim.Linux)
+}
+
+func TestFetchIntoSandbox(t *testing.T) {
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/tool.sh" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("#!/bin/sh\necho fetched-and-ran > out.txt\n"))
+	}))
+	defer files.Close()
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	startAgent(t, m, shim.Posix, work)
+	id := agentID(t, m)
+
+	ok := command("fetcher", "cpus:0.1;mem:64", `./tool.sh; exec sleep 300`)
+	ok.Command.URIs = []mesos.CommandURI{{Value: files.URL + "/tool.sh", Executable: true}}
+	f.Launch(t, id, ok)
+	f.WaitUpdate(t, 20*time.Second, "fetcher", mesos.TaskRunning)
+	out := filepath.Join(sandbox(t, work, "fetcher"), "out.txt")
+	mastertest.WaitFor(t, 5*time.Second, "the fetched script to run", func() bool { return readFile(t, out) == "fetched-and-ran" })
+
+	missing := command("missing", "cpus:0.1;mem:64", `exec sleep 300`)
+	missing.Command.URIs = []mesos.CommandURI{{Value: files.URL + "/nope.tgz", Extract: true}}
+	f.Launch(t, id, missing)
+	failed := f.WaitUpdate(t, 20*time.Second, "missing", mesos.TaskFailed)
+	if !strings.Contains(failed.Message, "404") || !strings.Contains(failed.Message, "nope.tgz") {
+		t.Fatalf("failed fetch reported %q, want the URI and the 404", failed.Message)
+	}
+}
+
+func TestRebootRegistersAsNewAgent(t *testing.T) {
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	a := startAgent(t, m, shim.Posix, work)
+	first := agentID(t, m)
+	f.Launch(t, first, command("before", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.WaitUpdate(t, 20*time.Second, "before", mesos.TaskRunning)
+
+	// A reboot ends every process and changes the boot ID.
+	a.stop(syscall.SIGKILL)
+	killShims(t, work)
+	if err := os.WriteFile(filepath.Join(work, "meta", "boot_id"), []byte("an-earlier-boot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	var second string
+	mastertest.WaitFor(t, 10*time.Second, "registration as a new agent", func() bool {
+		for _, s := range m.State(nil).Slaves {
+			if s.ID != first && s.Active {
+				second = s.ID
+				return true
+			}
+		}
+		return false
+	})
+	if entries, _ := os.ReadDir(filepath.Join(work, "tasks")); len(entries) != 0 {
+		t.Fatalf("the previous boot's tasks are still in the work dir: %v", entries)
+	}
+	t.Logf("agent %s became %s after the reboot", first, second)
+}
+
+func TestNonRootNeedsPosix(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to drop to another user")
+	}
+	bin := agentdBinary(t)
+	os.Chmod(filepath.Dir(bin), 0o755)
+	cmd := exec.Command(bin, "--master", "127.0.0.1:1", "--work-dir", t.TempDir(), "--listen", "127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("agentd as non-root without --isolation=posix kept running")
+	}
+	if err == nil || !strings.Contains(string(out), "--isolation=posix") {
+		t.Fatalf("agentd as non-root = %v, %q; want it to exit saying to use --isolation=posix", err, out)
+	}
+}
