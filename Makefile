@@ -7,11 +7,12 @@
 
 GO        ?= go
 BIN       := bin
-DAEMONS   := masterd
+DAEMONS   := masterd agentd
 TOOLS     := bench/simagents
-RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... ./agentd/masterlink/...
+RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
+             ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/...
 # Debian packages the tests need; later parts (agentd, routerd) add to this.
-DEB_PKGS  := gcc
+DEB_PKGS  := gcc curl util-linux
 RUN_DIR   ?= $(CURDIR)/.run
 
 .PHONY: all build test run bench lint deps clean
@@ -38,17 +39,14 @@ lint:
 
 test: deps lint
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
-	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -e /masterd/master -e /masterd/leader -e /masterd/offer -e /masterd/server -e /agentd/masterlink)
+	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
 
-run: build
-	@mkdir -p $(RUN_DIR)
-	@echo "masterd: Mesos API on http://127.0.0.1:5050 (state: /master/state), data in $(RUN_DIR)"
-	@echo "Ctrl-C stops it."
-	$(BIN)/masterd --work-dir $(RUN_DIR)/master --listen 127.0.0.1:5050 --marathon-listen 127.0.0.1:8080 --hostname 127.0.0.1
+run: deps build
+	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Starts a single-node Corral cluster on this machine: masterd (embedded
+# etcd) and agentd. Ctrl-C stops both and kills the tasks they started.
+set -euo pipefail
+RUN_DIR=${RUN_DIR:-$PWD/.run}
+BIN=${BIN:-bin}
+mkdir -p "$RUN_DIR"
+isolation=linux
+if [ "$(id -u)" != 0 ]; then
+	isolation=posix
+	echo "not root: agentd runs tasks with --isolation=posix (plain processes, no containers)"
+fi
+
+pids=()
+cleanup() {
+	trap - INT TERM EXIT
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	# The tasks' shims outlive agentd by design; a local cluster ends with them.
+	pkill -TERM -f "agentd shim $RUN_DIR/agent" 2>/dev/null || true
+	echo "stopped; state is kept in $RUN_DIR (make clean removes it)"
+}
+trap cleanup INT TERM EXIT
+
+"$BIN/masterd" --work-dir "$RUN_DIR/master" --listen 127.0.0.1:5050 --marathon-listen 127.0.0.1:8080 \
+	--hostname 127.0.0.1 >"$RUN_DIR/masterd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+	curl -fsS -o /dev/null http://127.0.0.1:5050/master/state 2>/dev/null && break
+	sleep 0.1
+done
+curl -fsS -o /dev/null http://127.0.0.1:5050/master/state || { echo "masterd did not start; see $RUN_DIR/masterd.log"; exit 1; }
+
+"$BIN/agentd" --master 127.0.0.1:5050 --work-dir "$RUN_DIR/agent" --listen 127.0.0.1:5051 \
+	--hostname 127.0.0.1 --advertise-ip 127.0.0.1 --isolation "$isolation" >"$RUN_DIR/agentd.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+	curl -fsS http://127.0.0.1:5050/master/state 2>/dev/null | grep -q '"active":true' && break
+	sleep 0.1
+done
+
+cat <<MSG
+Corral is running (logs in $RUN_DIR):
+  masterd  Mesos API   http://127.0.0.1:5050/master/state
+  agentd   registered  http://127.0.0.1:5051/state   (isolation: $isolation)
+Ctrl-C stops everything.
+MSG
+wait -n "${pids[@]}"
