@@ -35,6 +35,9 @@ type Config struct {
 	Client *http.Client
 	// MinBackoff and MaxBackoff bound the wait between reconnects.
 	MinBackoff, MaxBackoff time.Duration
+	// SubscribeTimeout bounds the wait for a master's SUBSCRIBED after
+	// dialling it; 0 means three default heartbeat intervals (45 s).
+	SubscribeTimeout time.Duration
 }
 
 // Validate checks the configuration.

@@ -58,11 +58,14 @@ func New(cli *clientv3.Client, self Info, ttl time.Duration, log *slog.Logger) *
 	return &Elector{cli: cli, self: self, ttl: ttl, log: log, changed: make(chan struct{})}
 }
 
-// Leader returns the current leader, if one is elected.
+// Leader returns the current leader, if one is elected. This master is
+// named only while it leads: cut off from etcd, it steps down when its
+// session expires but cannot see its key go, and it must not send clients
+// to itself.
 func (e *Elector) Leader() (Info, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.leader == nil {
+	if e.leader == nil || (e.leader.ID == e.self.ID && !e.leading) {
 		return Info{}, false
 	}
 	return *e.leader, true
@@ -148,10 +151,18 @@ func (e *Elector) campaign(ctx context.Context, lead LeadFunc) error {
 	fence := clientv3.Compare(clientv3.CreateRevision(el.Key()), "=", el.Rev())
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The session ends with ctx too (it keeps its lease alive under ctx);
+	// only while ctx lasts does its end mean that the lease expired.
+	expired := false
+	watched := make(chan struct{})
 	go func() {
+		defer close(watched)
 		select {
 		case <-sess.Done():
-			e.log.Warn("election session expired, stepping down")
+			if ctx.Err() == nil {
+				expired = true
+				e.log.Warn("election session expired, stepping down")
+			}
 		case <-lctx.Done():
 		}
 		cancel()
@@ -161,10 +172,15 @@ func (e *Elector) campaign(ctx context.Context, lead LeadFunc) error {
 	err = lead(lctx, fence)
 	e.setLeading(false, nil)
 	cancel()
-	rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer rcancel()
-	if rerr := el.Resign(rctx); rerr != nil && !errors.Is(rerr, context.Canceled) {
-		e.log.Debug("resigning", "err", rerr)
+	<-watched
+	// An expired lease took the key with it, or etcd is unreachable and
+	// resigning would only wait; otherwise hand over at once.
+	if !expired {
+		rctx, rcancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer rcancel()
+		if rerr := el.Resign(rctx); rerr != nil && !errors.Is(rerr, context.Canceled) {
+			e.log.Debug("resigning", "err", rerr)
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("leading: %w", err)
@@ -180,7 +196,10 @@ func (e *Elector) observe(ctx context.Context) {
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Warn("reading leader", "err", err)
-				time.Sleep(time.Second)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
 			}
 			continue
 		}

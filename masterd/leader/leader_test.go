@@ -14,6 +14,7 @@ import (
 	"corral/masterd/state/statetest"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
@@ -108,5 +109,58 @@ func TestAbdicateHandsOver(t *testing.T) {
 	defer a.mu.Unlock()
 	if a.terms != 2 {
 		t.Fatalf("a led %d terms, want 2", a.terms)
+	}
+}
+
+// TestStepsDownWhenEtcdGoesAway: a leader cut off from etcd stops leading
+// within its session TTL, and no longer names itself as the leader (a
+// standby would redirect to it, and it would redirect to itself).
+func TestStepsDownWhenEtcdGoesAway(t *testing.T) {
+	_, url := statetest.Start(t)
+	proxy := statetest.StartProxy(t, url)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{proxy.URL}, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, cli, "a")
+	t.Cleanup(func() { a.cancel(); <-a.done; cli.Close() }) // runs before start's cleanup
+	waitFor(t, 5*time.Second, "a to lead", a.el.IsLeader)
+	waitFor(t, 5*time.Second, "a to see itself lead", func() bool { l, ok := a.el.Leader(); return ok && l.ID == "a" })
+
+	proxy.Cut() // etcd is gone: a's session cannot be kept alive
+	waitFor(t, 5*time.Second, "a to step down", func() bool { return !a.el.IsLeader() })
+	if l, ok := a.el.Leader(); ok && l.ID == "a" {
+		t.Fatalf("after stepping down Leader() = %+v, want no leader rather than itself", l)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.terms != 1 {
+		t.Fatalf("a led %d terms, want 1", a.terms)
+	}
+}
+
+// TestRunReturnsPromptlyWithoutEtcd: stopping a master that lost etcd must
+// not wait on etcd calls that cannot succeed.
+func TestRunReturnsPromptlyWithoutEtcd(t *testing.T) {
+	_, url := statetest.Start(t)
+	proxy := statetest.StartProxy(t, url)
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{proxy.URL}, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	a := start(t, cli, "a")
+	waitFor(t, 5*time.Second, "a to lead", a.el.IsLeader)
+	proxy.Cut()
+	waitFor(t, 5*time.Second, "a to step down", func() bool { return !a.el.IsLeader() })
+	start := time.Now()
+	a.cancel()
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s")
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Fatalf("Run returned %v after its context ended, want under 500ms", d)
 	}
 }

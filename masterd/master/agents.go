@@ -179,6 +179,13 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 	}
 	wasUnreachable := !a.rec.Unreachable.IsZero()
 	a.rec, a.stream, a.lastSeen, a.recovered = rec, stream, now, false
+	if wasUnreachable {
+		// The write that recorded the agent unreachable may still be queued
+		// and land after serveSubscribe's direct one; a next leader would
+		// then kill the agent's tasks. Writing again through the queue
+		// orders this record last.
+		m.persist(func(ctx context.Context) error { return m.store.Agents().Put(ctx, id, rec) })
+	}
 
 	seen := map[taskKey]bool{}
 	for _, rt := range reported {

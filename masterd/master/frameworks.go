@@ -88,6 +88,9 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 			f.events.close() // failover: the new subscription wins
 		}
 		f.rec, f.recovered, f.disconnected = rec, false, time.Time{}
+		// Offers are rescinded and made again at every (re-)subscription:
+		// the new scheduler instance does not know the old one's offers.
+		m.returnOffers(info.ID, time.Now())
 		m.alloc.Revive(info.ID)
 		m.log.Info("framework re-registered", "framework", info.ID, "name", info.Name)
 	}
@@ -103,8 +106,13 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 		defer close(ch)
 		defer m.frameworkGone(info.ID, q)
 		for {
+			// A master that stops leading drops what the framework has not
+			// read: it must not wait on a slow reader, and the framework
+			// reconciles with the next leader anyway.
 			select {
 			case <-ctx.Done():
+				return
+			case <-m.stopped:
 				return
 			case <-q.ready:
 			}
@@ -113,6 +121,8 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 				select {
 				case ch <- ev:
 				case <-ctx.Done():
+					return
+				case <-m.stopped:
 					return
 				}
 			}
@@ -137,12 +147,18 @@ func (m *Master) frameworkGone(id string, q *queue[mesos.Event]) {
 	}
 	f.events, f.disconnected = nil, time.Now()
 	m.alloc.Suppress(id)
+	m.returnOffers(id, time.Now())
+	m.log.Info("framework disconnected", "framework", id)
+}
+
+// returnOffers gives a framework's outstanding offers back to the pool,
+// with no filter. Caller holds m.mu.
+func (m *Master) returnOffers(id string, now time.Time) {
 	var ids []string
 	for _, o := range m.alloc.Offers(id) {
 		ids = append(ids, o.ID)
 	}
-	_ = m.alloc.Decline(id, ids, 0, time.Now())
-	m.log.Info("framework disconnected", "framework", id)
+	_ = m.alloc.Decline(id, ids, 0, now)
 }
 
 // Call executes a framework's call. Errors describe calls the master
@@ -215,14 +231,20 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 	}
 	var offered mesos.Resources
 	agentID, invalid := "", ""
+	listed := map[string]bool{}
 	for _, id := range acc.OfferIDs {
 		o, ok := outstanding[id]
 		switch {
 		case !ok:
 			invalid = fmt.Sprintf("offer %s is no longer valid", id)
+		case listed[id]:
+			// Counted twice, its resources would launch twice what it holds.
+			invalid = fmt.Sprintf("offer %s is listed more than once", id)
+			continue
 		case agentID != "" && o.AgentID != agentID:
 			invalid = "accepted offers span more than one agent"
 		}
+		listed[id] = true
 		agentID = o.AgentID
 		offered = offered.Add(o.Resources)
 	}
@@ -362,13 +384,16 @@ func (m *Master) anyRecovered() bool {
 	return false
 }
 
+// latest is the task's last status as reconciliation reports it. The
+// agent and task IDs come from the task: statuses an agent reported at
+// re-registration need not carry them.
 func latest(t *task) mesos.TaskStatus {
+	var st mesos.TaskStatus
 	if n := len(t.statuses); n > 0 {
-		st := t.statuses[n-1]
-		st.State = t.state
-		return st
+		st = t.statuses[n-1]
 	}
-	return mesos.TaskStatus{TaskID: t.info.TaskID, AgentID: t.info.AgentID, State: t.state}
+	st.TaskID, st.AgentID, st.State = t.info.TaskID, t.info.AgentID, t.state
+	return st
 }
 
 // teardown removes a framework: its tasks are killed and forgotten.

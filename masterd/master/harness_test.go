@@ -124,10 +124,20 @@ type testAgent struct {
 
 func (c *cluster) startAgent(hostname, resources string) *testAgent {
 	c.t.Helper()
+	return c.startAgentAs("", hostname, resources, nil)
+}
+
+// startAgentAs starts an agent that re-registers as id with tasks, as a
+// restarted agentd does.
+func (c *cluster) startAgentAs(id, hostname, resources string, tasks []mesos.Task) *testAgent {
+	c.t.Helper()
 	a := &testAgent{tasks: map[string]mesos.Task{}, done: make(chan struct{})}
+	for _, t := range tasks {
+		a.tasks[t.Info.TaskID] = t
+	}
 	link, err := masterlink.New(masterlink.Config{
 		Masters:    []string{c.addr()},
-		Info:       mesos.AgentInfo{Hostname: hostname, Port: 5051, Resources: mesos.MustParseResources(resources)},
+		Info:       mesos.AgentInfo{ID: id, Hostname: hostname, Port: 5051, Resources: mesos.MustParseResources(resources)},
 		Tasks:      a.taskList,
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,

@@ -76,8 +76,9 @@ type Master struct {
 	store *state.Store
 	start time.Time
 
-	writes *queue[func(context.Context) error] // registry writes made off the lock
-	wg     sync.WaitGroup                      // owns stream pumps started by Subscribe
+	writes  *queue[func(context.Context) error] // registry writes made off the lock
+	wg      sync.WaitGroup                      // owns stream pumps started by Subscribe
+	stopped chan struct{}                       // closed when the master stops leading
 
 	mu            sync.Mutex // guards the fields below
 	alloc         *offer.Allocator
@@ -101,6 +102,7 @@ func New(cfg Config, store *state.Store, log *slog.Logger) (*Master, error) {
 		store:      store,
 		start:      time.Now(),
 		writes:     newQueue[func(context.Context) error](),
+		stopped:    make(chan struct{}),
 		alloc:      offer.New(cfg.Offers),
 		agents:     map[string]*agent{},
 		frameworks: map[string]*framework{},
@@ -170,6 +172,7 @@ func (m *Master) shutdown() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.closed = true
+	close(m.stopped)
 	for _, a := range m.agents {
 		if a.stream != nil {
 			a.stream.q.close()
@@ -185,23 +188,33 @@ func (m *Master) shutdown() {
 	m.writes.close()
 }
 
-// writeLoop applies registry writes in order, off the master's lock.
+// flushTimeout bounds the registry writes still queued when the master
+// stops leading. They are fenced, so they land only while the election key
+// is still this master's (a graceful step-down resigns after Run returns).
+const flushTimeout = 2 * time.Second
+
+// writeLoop applies registry writes in order, off the master's lock, until
+// shutdown closes the queue. Writes queued when ctx ends are still tried,
+// within flushTimeout: a teardown or an unreachable agent must not be
+// forgotten by the next leader because this one was stopped.
 func (m *Master) writeLoop(ctx context.Context) {
+	wctx := ctx
 	for {
 		items, done := m.writes.drain()
 		for _, w := range items {
-			if err := w(ctx); err != nil && ctx.Err() == nil {
+			if wctx == ctx && ctx.Err() != nil {
+				var cancel context.CancelFunc
+				wctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
+				defer cancel()
+			}
+			if err := w(wctx); err != nil {
 				m.log.Error("registry write failed", "err", err)
 			}
 		}
 		if done {
 			return
 		}
-		select {
-		case <-m.writes.ready:
-		case <-ctx.Done():
-			return
-		}
+		<-m.writes.ready
 	}
 }
 

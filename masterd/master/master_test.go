@@ -265,8 +265,8 @@ func TestFailoverRecoversAgentsAndTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := f2.waitEvent(t, "reconciliation of t1", isUpdate("t1", mesos.TaskRunning))
-	if ev.Update.Reason != mesos.ReasonReconciliation {
-		t.Fatalf("reconciled update = %+v, want reason %s", ev.Update, mesos.ReasonReconciliation)
+	if ev.Update.Reason != mesos.ReasonReconciliation || ev.Update.AgentID != agentID || ev.Update.UUID != "" {
+		t.Fatalf("reconciled update = %+v, want reason %s, agent %s and no uuid", ev.Update, mesos.ReasonReconciliation, agentID)
 	}
 	// Explicit reconciliation of a task nobody knows reports it lost.
 	m2.Call(context.Background(), mesos.Call{FrameworkID: f.id, Type: mesos.CallReconcile, Reconcile: &mesos.CallReconcileArgs{

@@ -98,11 +98,19 @@ func (m *Master) statusFromAgent(agentID string, a *agent, frameworkID string, s
 			t.record(st)
 		}
 	}
-	if f := m.frameworks[frameworkID]; f != nil {
-		f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: &st})
+	f := m.frameworks[frameworkID]
+	if f == nil {
+		// The framework was torn down (the registry and its recovered
+		// placeholders name every other): nobody will acknowledge the
+		// update, so the master does, or the agent retries it forever.
+		if st.UUID != "" {
+			a.send(mesos.AgentEvent{Type: mesos.AgentEventAcknowledge, Acknowledge: &mesos.AgentAcknowledge{TaskID: st.TaskID, UUID: st.UUID}})
+		}
+		return
 	}
-	// Without a subscribed framework the update stays unacknowledged and
-	// the agent sends it again later.
+	// A known framework that is disconnected acknowledges the update once
+	// it subscribes again and the agent resends it.
+	f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: &st})
 }
 
 // endTask ends a task with a status the master generated and tells its

@@ -118,13 +118,18 @@ func (s *Server) self() leader.Info {
 	return leader.Info{ID: s.id, Hostname: s.cfg.Hostname, IP: ip, Port: port, MarathonPort: mport}
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends, or until serving fails. It returns once the
+// master has stepped down and resigned, the API stopped and etcd closed,
+// in that order: the master closes its agents' streams before the server
+// waits for handlers, and handlers never see a closed store.
 func (s *Server) Run(ctx context.Context) error {
 	if s.ln == nil {
 		if err := s.Listen(); err != nil {
 			return err
 		}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	self := s.self()
 	el := &lazyElector{s: s}
 	api := mesosapi.New(el, s.current.Load)
@@ -136,36 +141,48 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(s.ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
 	s.log.Info("masterd listening", "id", s.id, "addr", s.ln.Addr().String(), "pid", self.PID())
-
+	// Standbys answer 503 while etcd starts or is dialled.
 	etcd, err := state.Open(ctx, s.cfg.State, s.log.With("component", "state"))
 	if err != nil {
+		s.stopServing(srv, serveErr)
 		return err
 	}
-	defer etcd.Close()
 	elector := leader.New(etcd.Client, self, s.cfg.ElectionTTL, s.log.With("component", "leader"))
 	s.mu.Lock()
 	s.elector = elector
 	s.mu.Unlock()
 	store := state.NewStore(etcd.Client)
 
-	runErr := make(chan error, 1)
+	runDone := make(chan struct{})
 	go func() {
-		runErr <- elector.Run(ctx, func(lctx context.Context, fence clientv3.Cmp) error {
+		defer close(runDone)
+		_ = elector.Run(ctx, func(lctx context.Context, fence clientv3.Cmp) error {
 			return s.lead(lctx, store.Fenced(fence), self)
 		})
 	}()
 	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serving the Mesos API: %w", err)
-	case err := <-runErr:
-		return err
+	case err = <-serveErr:
+		err = fmt.Errorf("serving the Mesos API: %w", err)
+		serveErr <- nil // stopServing need not wait for Serve
+	case <-ctx.Done():
 	}
+	cancel()
+	<-runDone
+	s.stopServing(srv, serveErr)
+	etcd.Close()
+	return err
+}
+
+// stopServing shuts the API down and waits for Serve to return.
+func (s *Server) stopServing(srv *http.Server, serveErr <-chan error) {
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		s.log.Warn("closing connections the API did not finish", "err", err)
+		srv.Close()
+	}
+	<-serveErr
 }
 
 // lead runs the master for one leadership term.

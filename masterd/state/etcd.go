@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -79,6 +80,7 @@ func (c Config) Validate() error {
 type Etcd struct {
 	Client *clientv3.Client
 	server *embed.Etcd
+	once   sync.Once // Close may be called more than once; embed's Close may not
 }
 
 // Open starts the embedded etcd (unless Endpoints are given) and connects.
@@ -108,12 +110,22 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		return nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)
 	}
 	e.Client = cli
-	// Fail now rather than at the first write if the cluster is unreachable.
+	// Fail now rather than at the first write if the cluster is unusable.
+	// A read through the balancer needs any member that is up and a
+	// quorum, as every later call does; probing one member would refuse
+	// a healthy cluster whose first endpoint is down.
 	sctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
 	defer cancel()
-	if _, err := cli.Status(sctx, endpoints[0]); err != nil {
+	if _, err := cli.Get(sctx, Prefix, clientv3.WithCountOnly()); err != nil {
 		e.Close()
-		return nil, fmt.Errorf("reaching etcd %v: %w", endpoints, err)
+		where := strings.Join(endpoints, ",")
+		switch {
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("connecting to etcd at %s: %w", where, ctx.Err())
+		case len(cfg.Endpoints) == 0:
+			return nil, fmt.Errorf("embedded etcd at %s did not answer within %v: %w", where, cfg.DialTimeout, err)
+		}
+		return nil, fmt.Errorf("etcd at %s did not answer within %v (is it running and reachable? check --etcd-endpoints): %w", where, cfg.DialTimeout, err)
 	}
 	return e, nil
 }
@@ -154,10 +166,12 @@ func startEmbedded(cfg Config) (*embed.Etcd, error) {
 
 // Close closes the client and stops the embedded server.
 func (e *Etcd) Close() {
-	if e.Client != nil {
-		e.Client.Close()
-	}
-	if e.server != nil {
-		e.server.Close()
-	}
+	e.once.Do(func() {
+		if e.Client != nil {
+			e.Client.Close()
+		}
+		if e.server != nil {
+			e.server.Close()
+		}
+	})
 }

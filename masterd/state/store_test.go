@@ -3,7 +3,12 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"testing"
+	"time"
 
 	"corral/masterd/state"
 	"corral/masterd/state/statetest"
@@ -57,5 +62,29 @@ func TestFencedWriteRefusedAfterFenceFails(t *testing.T) {
 	}
 	if _, ok, _ := fenced.Frameworks().Get(ctx, "f2"); ok {
 		t.Fatal("a deposed leader's write landed")
+	}
+}
+
+func TestOpenWithFirstEndpointDown(t *testing.T) {
+	_, url := statetest.Start(t)
+	dead := fmt.Sprintf("http://127.0.0.1:%d", statetest.FreePort(t))
+	cfg := state.Config{Endpoints: []string{dead, url}, DialTimeout: 3 * time.Second}
+	e, err := state.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("Open(%v) with one of two endpoints down = %v, want it to use the other", cfg.Endpoints, err)
+	}
+	e.Close()
+}
+
+func TestOpenUnreachableEtcdSaysSo(t *testing.T) {
+	dead := fmt.Sprintf("http://127.0.0.1:%d", statetest.FreePort(t))
+	cfg := state.Config{Endpoints: []string{dead}, DialTimeout: 300 * time.Millisecond}
+	_, err := state.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		t.Fatal("Open of an etcd nobody serves succeeded")
+	}
+	want := "etcd at " + dead + " did not answer within 300ms"
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--etcd-endpoints") {
+		t.Fatalf("Open error = %q, want it to contain %q and name --etcd-endpoints", err, want)
 	}
 }

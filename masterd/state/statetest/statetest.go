@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
+	"sync"
 	"testing"
 
 	"corral/masterd/state"
@@ -42,4 +44,90 @@ func Start(t testing.TB) (*state.Etcd, string) {
 	}
 	t.Cleanup(e.Close)
 	return e, cfg.ClientURL
+}
+
+// Proxy forwards TCP connections to an etcd until cut, so that tests can
+// take etcd away from a client at once: a partition, or a dead etcd host.
+type Proxy struct {
+	URL    string // http://127.0.0.1:port, for clients to dial
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex // guards conns and cut
+	conns map[net.Conn]struct{}
+	cut   bool
+}
+
+// StartProxy forwards to the etcd client URL target until Cut or the test
+// ends.
+func StartProxy(t testing.TB, target string) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("starting etcd proxy: %v", err)
+	}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), ln: ln, target: strings.TrimPrefix(target, "http://"), conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(p.Cut)
+	return p
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		u, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		if !p.track(c, u) {
+			return
+		}
+		p.wg.Add(2)
+		go p.pipe(c, u)
+		go p.pipe(u, c)
+	}
+}
+
+func (p *Proxy) track(cs ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cut {
+		for _, c := range cs {
+			c.Close()
+		}
+		return false
+	}
+	for _, c := range cs {
+		p.conns[c] = struct{}{}
+	}
+	return true
+}
+
+func (p *Proxy) pipe(dst, src net.Conn) {
+	defer p.wg.Done()
+	_, _ = io.Copy(dst, src)
+	dst.Close()
+	src.Close()
+}
+
+// Cut closes the proxy and every connection through it; clients then see
+// etcd as unreachable. It waits for the proxy's goroutines.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	if !p.cut {
+		p.cut = true
+		p.ln.Close()
+		for c := range p.conns {
+			c.Close()
+		}
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
 }
