@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -238,8 +239,7 @@ func syncSymlink(host, dst string) error {
 		return nil
 	}
 	// Replace atomically: a concurrent start may be using the old one.
-	tmp := fmt.Sprintf("%s.%d.tmp", dst, os.Getpid())
-	_ = os.Remove(tmp)
+	tmp := fmt.Sprintf("%s.%d.%d.tmp", dst, os.Getpid(), rand.Uint64())
 	if err := os.Symlink(target, tmp); err != nil {
 		return err
 	}

@@ -15,6 +15,22 @@ import (
 // the binary that called Runtime.Start as "<binary> init", and that binary
 // must call Init from an init function when os.Args[1] == "init", before
 // anything else runs (as runc's own init.go does). Init does not return.
+//
+// In the other case the same init function should call
+// runtime.LockOSThread, pinning the main goroutine to the main thread.
+// Runtime.Start has libcontainer run a goroutine that locks its thread,
+// joins the new container's mount namespace and exits without unlocking,
+// so Go retires the thread; but Go cannot retire the main thread and parks
+// it instead, for good, inside that namespace. The namespace and the mounts
+// it holds then outlive the container until the process exits, and
+// /proc/self/mountinfo shows them. Pinning keeps the main thread busy.
+//
+//	func init() {
+//		if len(os.Args) > 1 && os.Args[1] == "init" {
+//			isolation.Init()
+//		}
+//		runtime.LockOSThread()
+//	}
 func Init() {
 	libcontainer.Init()
 }

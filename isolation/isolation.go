@@ -10,8 +10,9 @@
 // The process that calls Runtime.Start becomes the parent of the
 // container's init and is the only one that can Wait for it; any process can
 // Load the container later to signal, inspect or destroy it. A binary that
-// uses this package must call Init first thing when run as "<binary> init"
-// and must be built with cgo (libcontainer's nsenter runs as a C constructor).
+// uses this package must call Init first thing when run as "<binary> init",
+// should pin its main goroutine to the main thread (see Init), and must be
+// built with cgo (libcontainer's nsenter runs as a C constructor).
 package isolation
 
 import (

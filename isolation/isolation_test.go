@@ -2,11 +2,13 @@ package isolation
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -90,6 +92,21 @@ func TestExit(t *testing.T) {
 	})
 }
 
+// TestSignalAll sends SIGTERM to every process: the init of a PID
+// namespace ignores it without a handler, its children do not.
+func TestSignalAll(t *testing.T) {
+	e := newEnv(t)
+	c := e.start(t, e.spec("sigall", "sleep 1000 & sleep 1000 & echo ready; wait; echo children gone"))
+	waitFor(t, 5*time.Second, "the children", func() bool { return strings.Contains(e.output(t, "stdout"), "ready") })
+	if err := c.Signal(syscall.SIGTERM, true); err != nil {
+		t.Fatalf("Signal(SIGTERM, all): %v", err)
+	}
+	st, err := c.Wait()
+	if out := e.output(t, "stdout"); err != nil || st != (ExitStatus{}) || !strings.Contains(out, "children gone") {
+		t.Errorf("after SIGTERM to all: %+v, %v, stdout %q; want the children gone and a clean exit", st, err, out)
+	}
+}
+
 func TestIsolation(t *testing.T) {
 	e := newEnv(t)
 	resolv := filepath.Join(e.dir, "resolv.conf")
@@ -150,6 +167,7 @@ func TestOOM(t *testing.T) {
 	if !st.OOMKilled || st.Code == 0 {
 		t.Errorf("Wait() = %+v, want OOMKilled and a failure", st)
 	}
+	t.Logf("OOM-killed: %+v", st)
 	if oom, err := c.OOMKilled(); err != nil || !oom {
 		t.Errorf("OOMKilled() = %v, %v; want true", oom, err)
 	}
@@ -268,12 +286,19 @@ func TestLoad(t *testing.T) {
 	if out := e.output(t, "stdout"); !strings.Contains(out, "got TERM") {
 		t.Errorf("stdout %q lacks the trap's output", out)
 	}
+	stale, err := rt2.Load("load")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Destroy(); err != nil {
 		t.Fatalf("Destroy of the loaded container: %v", err)
 	}
 	checkGone(t, e, "load")
 	if err := l.Destroy(); err != nil {
 		t.Errorf("second Destroy: %v", err)
+	}
+	if err := stale.Destroy(); err != nil || stale.Running() {
+		t.Errorf("Destroy through a stale handle = %v (running %v), want nil", err, stale.Running())
 	}
 	if _, err := rt2.Load("load"); err == nil {
 		t.Error("Load after Destroy succeeded")
@@ -474,4 +499,49 @@ func TestImageRootfs(t *testing.T) {
 func hostHasResolver() bool {
 	b, err := os.ReadFile("/etc/resolv.conf")
 	return err == nil && len(b) > 0
+}
+
+// TestConcurrentStarts starts containers from several goroutines at once,
+// as a busy agent's shims do from several processes.
+func TestConcurrentStarts(t *testing.T) {
+	e := newEnv(t)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("par-%d", i)
+			sb := filepath.Join(e.dir, id)
+			if err := os.Mkdir(sb, 0o755); err != nil {
+				errs <- err
+				return
+			}
+			s := e.spec(id, "echo $ID")
+			s.Env = []string{"ID=" + id}
+			s.Sandbox, s.Stdout, s.Stderr = sb, filepath.Join(sb, "stdout"), filepath.Join(sb, "stderr")
+			c, err := e.rt.Start(s)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer func() {
+				if err := c.Destroy(); err != nil {
+					errs <- err
+				}
+			}()
+			st, err := c.Wait()
+			out, _ := os.ReadFile(s.Stdout)
+			if err != nil || st != (ExitStatus{}) || string(out) != id+"\n" {
+				errs <- fmt.Errorf("%s: %+v, %v, stdout %q", id, st, err, out)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range n {
+		checkGone(t, e, fmt.Sprintf("par-%d", i))
+	}
 }

@@ -52,7 +52,10 @@ func NewRuntime(root string) (*Runtime, error) {
 func (r *Runtime) CgroupMode() string { return r.mode.String() }
 
 // Start creates the container and starts its process. The calling process
-// becomes the parent of the container's init, so only it can Wait.
+// becomes the parent of the container's init, so only it can Wait. The ID
+// must be free: Remove the leftovers of an earlier container first. Like
+// runc, Start marks every file descriptor of the calling process from 3 up
+// close-on-exec, so that none leaks into the container.
 func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
@@ -118,7 +121,7 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	}
 	c.proc = p
 	if err := lc.Run(p); err != nil {
-		return c, fmt.Errorf("starting container %s: %w", spec.ID, err)
+		return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
 	}
 	return c, nil
 }
