@@ -18,6 +18,7 @@ package isolation
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"syscall"
 )
@@ -45,6 +46,10 @@ type Spec struct {
 	NetNS     string  // path of an existing network namespace to join; "" = share the host's network
 
 	Stdout, Stderr string // host file paths the process's stdout/stderr are appended to; "" = /dev/null
+	// StdoutWriter and StderrWriter, when set, receive the output instead
+	// of the files (the shim caps and rotates the sandbox's logs this way);
+	// the caller of Start copies from the container's pipes until it exits.
+	StdoutWriter, StderrWriter io.Writer `json:"-"`
 
 	// Mounts are extra bind mounts, made after the default ones; one with the
 	// same Destination as a default bind (/etc/resolv.conf, /etc/hosts)

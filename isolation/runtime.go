@@ -119,6 +119,12 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if stderr != nil {
 		p.Stderr = stderr
 	}
+	if spec.StdoutWriter != nil {
+		p.Stdout = spec.StdoutWriter
+	}
+	if spec.StderrWriter != nil {
+		p.Stderr = spec.StderrWriter
+	}
 	c.proc = p
 	if err := lc.Run(p); err != nil {
 		return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)

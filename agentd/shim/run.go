@@ -3,6 +3,7 @@ package shim
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -110,6 +111,47 @@ func run(runDir string) error {
 }
 
 func start(spec Spec) (runner, error) {
+	// The shim writes the task's output itself, so it can cap and rotate it.
+	var logs []*rotatingFile
+	for _, out := range []struct {
+		path   *string
+		writer *io.Writer
+	}{{&spec.Container.Stdout, &spec.Container.StdoutWriter}, {&spec.Container.Stderr, &spec.Container.StderrWriter}} {
+		if *out.path == "" {
+			continue
+		}
+		f, err := openRotating(*out.path, spec.LogMaxBytes, spec.LogKeep)
+		if err != nil {
+			return nil, fmt.Errorf("opening the task's output: %w", err)
+		}
+		logs = append(logs, f)
+		*out.path, *out.writer = "", f
+	}
+	r, err := startRunner(spec)
+	if err != nil {
+		for _, f := range logs {
+			f.Close()
+		}
+		return nil, err
+	}
+	return withLogs{r, logs}, nil
+}
+
+// withLogs closes the task's output files once the task is cleaned up.
+type withLogs struct {
+	runner
+	logs []*rotatingFile
+}
+
+func (w withLogs) Cleanup() error {
+	err := w.runner.Cleanup()
+	for _, f := range w.logs {
+		f.Close()
+	}
+	return err
+}
+
+func startRunner(spec Spec) (runner, error) {
 	switch spec.Isolation {
 	case Linux:
 		rt, err := isolation.NewRuntime(spec.Root)
@@ -161,25 +203,14 @@ func startProcess(s isolation.Spec) (runner, error) {
 	if cmd.Dir == "" {
 		cmd.Dir = s.Sandbox
 	}
-	var err error
-	if cmd.Stdout, err = appendFile(s.Stdout); err != nil {
-		return nil, err
-	}
-	if cmd.Stderr, err = appendFile(s.Stderr); err != nil {
-		return nil, err
-	}
+	cmd.Stdout, cmd.Stderr = s.StdoutWriter, s.StderrWriter
+	// A daemonised grandchild may hold the output pipes open forever.
+	cmd.WaitDelay = 2 * time.Second
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %q: %w", s.Args[0], err)
 	}
 	return processRunner{cmd}, nil
-}
-
-func appendFile(path string) (*os.File, error) {
-	if path == "" {
-		return nil, nil
-	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 }
 
 func (r processRunner) Pid() int { return r.cmd.Process.Pid }
@@ -208,11 +239,4 @@ func (r processRunner) Signal(sig syscall.Signal, all bool) error {
 	return nil
 }
 
-func (r processRunner) Cleanup() error {
-	for _, f := range []any{r.cmd.Stdout, r.cmd.Stderr} {
-		if c, ok := f.(*os.File); ok && c != nil {
-			c.Close()
-		}
-	}
-	return nil
-}
+func (r processRunner) Cleanup() error { return nil }

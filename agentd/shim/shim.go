@@ -43,6 +43,10 @@ type Spec struct {
 	// Root is where libcontainer keeps container state (linux isolation).
 	Root      string        `json:"root"`
 	KillGrace time.Duration `json:"kill_grace"`
+	// LogMaxBytes caps each of the sandbox's stdout and stderr files; a full
+	// file rotates to .1 … .LogKeep. 0 leaves them uncapped.
+	LogMaxBytes int64 `json:"log_max_bytes,omitempty"`
+	LogKeep     int   `json:"log_keep,omitempty"`
 }
 
 // Kill is a kill request.
