@@ -1,7 +1,9 @@
 package main_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,6 +307,23 @@ func TestAgentLinuxContainment(t *testing.T) {
 	}
 	if found < 2 {
 		t.Errorf("found %d of the memory and cpu limit files in %v, want both", found, dirs)
+	}
+
+	// The agent reports the container's usage as Mesos's /monitor/statistics.
+	pid := m.State(nil).Slaves[0].PID // slave(1)@127.0.0.1:port
+	resp, err := http.Get("http://" + pid[strings.Index(pid, "@")+1:] + "/monitor/statistics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats []struct {
+		ExecutorID string         `json:"executor_id"`
+		Statistics map[string]any `json:"statistics"`
+	}
+	json.NewDecoder(resp.Body).Decode(&stats)
+	resp.Body.Close()
+	if len(stats) != 1 || stats[0].ExecutorID != "boxed" || stats[0].Statistics["mem_limit_bytes"] != float64(64<<20) ||
+		stats[0].Statistics["mem_total_bytes"].(float64) <= 0 {
+		t.Errorf("/monitor/statistics = %+v, want boxed with a 64 MiB limit and some memory used", stats)
 	}
 
 	// A task that exceeds its memory limit fails, saying so.

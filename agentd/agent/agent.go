@@ -226,10 +226,15 @@ func (a *Agent) sendUpdate(ctx context.Context, frameworkID string, st mesos.Tas
 	return a.link.Send(ctx, mesos.AgentCall{Type: mesos.AgentCallUpdate, Update: &mesos.AgentUpdate{FrameworkID: frameworkID, Status: st}})
 }
 
-// handler serves the agent's own endpoints: /health and /state.
+// handler serves the agent's own endpoints: /health, /state and
+// /monitor/statistics (per-task cgroup usage, as the Mesos agent has it).
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /monitor/statistics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(a.tasks.Statistics())
+	})
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{

@@ -53,8 +53,19 @@ func (c Config) Validate() error {
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		return fmt.Errorf("invalid backoff [%v, %v], must be 0 < min <= max", c.MinBackoff, c.MaxBackoff)
 	}
+	if c.SubscribeTimeout < 0 {
+		return fmt.Errorf("invalid subscribe timeout %v, must be >= 0", c.SubscribeTimeout)
+	}
 	return nil
 }
+
+// defaultInterval is the heartbeat interval until SUBSCRIBED gives the
+// master's (Mesos's agent ping timeout).
+const defaultInterval = 15 * time.Second
+
+// minInterval bounds the heartbeat interval a master may ask for, so that a
+// bad value neither floods it nor crashes the ticker.
+const minInterval = 10 * time.Millisecond
 
 // EventFunc receives the master's events in order. It must not block long:
 // the stream is read on the same goroutine.
@@ -107,10 +118,9 @@ func (l *Link) Run(ctx context.Context) error {
 	backoff := l.cfg.MinBackoff
 	next := 0
 	for ctx.Err() == nil {
+		// A standby redirects to the leader, so any master will do; after a
+		// failure try the next one, in case this one is down.
 		master := l.cfg.Masters[next%len(l.cfg.Masters)]
-		if last := l.Master(); last != "" {
-			master = last // try the last leader first
-		}
 		subscribed, err := l.subscribe(ctx, master)
 		if ctx.Err() != nil {
 			break
@@ -154,6 +164,16 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// A stream that stays silent past a few heartbeat intervals is dead,
+	// and so is a master that does not answer the subscription at all
+	// (hung, or waiting on its store): both are left for another try.
+	interval := defaultInterval // until SUBSCRIBED says otherwise
+	timeout := l.cfg.SubscribeTimeout
+	if timeout == 0 {
+		timeout = 3 * interval
+	}
+	idle := time.AfterFunc(timeout, cancel)
+	defer idle.Stop()
 	req, err := http.NewRequestWithContext(sctx, http.MethodPost, "http://"+master+mesos.AgentAPIPath, bytes.NewReader(body))
 	if err != nil {
 		return false, err
@@ -174,10 +194,6 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 	leader := resp.Request.URL.Host
 	l.setStream(leader, resp.Header.Get(mesos.StreamIDHeader))
 
-	// A stream that stays silent past a few heartbeat intervals is dead.
-	interval := 15 * time.Second // until SUBSCRIBED says otherwise
-	idle := time.AfterFunc(3*interval, cancel)
-	defer idle.Stop()
 	var hbWG sync.WaitGroup
 	defer hbWG.Wait()
 	defer cancel()
@@ -191,7 +207,7 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 		if ev.Type == mesos.AgentEventSubscribed && ev.Subscribed != nil && !subscribed {
 			subscribed = true
 			if s := ev.Subscribed.HeartbeatIntervalSeconds; s > 0 {
-				interval = time.Duration(s * float64(time.Second))
+				interval = max(time.Duration(s*float64(time.Second)), minInterval)
 			}
 			l.mu.Lock()
 			l.agentID = ev.Subscribed.AgentID
@@ -200,10 +216,12 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 			hbWG.Add(1)
 			go func() {
 				defer hbWG.Done()
-				l.heartbeat(sctx, interval)
+				l.heartbeat(sctx, cancel, interval)
 			}()
 		}
-		idle.Reset(3 * interval)
+		if subscribed {
+			idle.Reset(3 * interval)
+		}
 		if ev.Type != mesos.AgentEventHeartbeat {
 			l.onEvent(ctx, ev)
 		}
@@ -211,8 +229,10 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 }
 
 // heartbeat tells the master the agent is alive; a slightly shorter period
-// than the master's interval keeps it inside the ping timeout.
-func (l *Link) heartbeat(ctx context.Context, interval time.Duration) {
+// than the master's interval keeps it inside the ping timeout. A master
+// that refuses the heartbeat no longer counts the stream as the agent's
+// (it answers "subscribe again"), so the stream is dropped with drop.
+func (l *Link) heartbeat(ctx context.Context, drop context.CancelFunc, interval time.Duration) {
 	t := time.NewTicker(interval * 4 / 5)
 	defer t.Stop()
 	for {
@@ -220,7 +240,15 @@ func (l *Link) heartbeat(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := l.Send(ctx, mesos.AgentCall{Type: mesos.AgentCallHeartbeat}); err != nil && ctx.Err() == nil {
+			err := l.Send(ctx, mesos.AgentCall{Type: mesos.AgentCallHeartbeat})
+			var se *StatusError
+			switch {
+			case err == nil || ctx.Err() != nil:
+			case errors.As(err, &se) && se.Code == http.StatusBadRequest:
+				l.log.Warn("master refused the heartbeat, subscribing again", "err", err)
+				drop()
+				return
+			default:
 				l.log.Debug("heartbeat failed", "err", err)
 			}
 		}
@@ -230,7 +258,20 @@ func (l *Link) heartbeat(ctx context.Context, interval time.Duration) {
 // ErrNotConnected is returned by Send while no stream is open.
 var ErrNotConnected = errors.New("not connected to a master")
 
-// Send posts a call on the current stream. The agent ID is filled in.
+// StatusError is a call the master answered with an error status.
+type StatusError struct {
+	Call   string // the call's type
+	Master string // host:port
+	Code   int    // HTTP status code
+	Msg    string // the master's reason
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("sending %s to %s: %d %s: %s", e.Call, e.Master, e.Code, http.StatusText(e.Code), e.Msg)
+}
+
+// Send posts a call on the current stream. The agent ID is filled in. A
+// call the master refuses returns a *StatusError.
 func (l *Link) Send(ctx context.Context, call mesos.AgentCall) error {
 	l.mu.Lock()
 	master, stream, id := l.master, l.streamID, l.agentID
@@ -256,7 +297,7 @@ func (l *Link) Send(ctx context.Context, call mesos.AgentCall) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("sending %s to %s: %s: %s", call.Type, master, resp.Status, strings.TrimSpace(string(msg)))
+		return &StatusError{Call: call.Type, Master: master, Code: resp.StatusCode, Msg: strings.TrimSpace(string(msg))}
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil

@@ -324,15 +324,15 @@ func (m *Master) invalidTask(f *framework, ti mesos.TaskInfo, agentID string, le
 	return ""
 }
 
-// kill asks the task's agent to kill it, now or when it reconnects.
+// kill asks the task's agent to kill it, now or when it reconnects. A
+// task the master does not know is reconciled instead, as in Mesos: after
+// a failover its agent may still re-register with it, and a TASK_LOST now
+// would have the framework replace a task that is running.
 // Caller holds m.mu.
 func (m *Master) kill(f *framework, k *mesos.CallKillArgs, now time.Time) {
 	t := f.tasks[k.TaskID]
 	if t == nil {
-		f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{
-			TaskID: k.TaskID, AgentID: k.AgentID, State: mesos.TaskLost, Source: mesos.SourceMaster,
-			Reason: mesos.ReasonReconciliation, Message: "kill of a task the master does not know", Timestamp: since(now),
-		}})
+		m.reconcile(f, []mesos.ReconcileTask{{TaskID: k.TaskID, AgentID: k.AgentID}}, now)
 		return
 	}
 	if k.KillPolicy != nil {

@@ -198,6 +198,11 @@ func (s *Server) lead(ctx context.Context, store *state.Store, self leader.Info)
 	}
 	s.current.Store(m)
 	defer s.current.Store(nil)
+	// The API stops serving as the leader the moment leadership ends, not
+	// once the master has finished stepping down (flushing its registry
+	// writes may take a while when etcd is slow or gone).
+	stop := context.AfterFunc(ctx, func() { s.current.CompareAndSwap(m, nil) })
+	defer stop()
 	return m.Run(ctx)
 }
 
