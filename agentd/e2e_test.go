@@ -169,16 +169,25 @@ func runAgentLifecycle(t *testing.T, isolation string) {
 
 	// Kill honours the grace period: SIGTERM first, SIGKILL only after it.
 	f.Launch(t, id, command("graceful", "cpus:0.1;mem:64",
-		`trap 'echo term > term.txt; sleep 0.5; echo done >> term.txt; exit 0' TERM; while true; do sleep 0.1; done`))
+		`trap 'echo term > term.txt; sleep 0.5; echo done >> term.txt; exit 0' TERM; touch ready; while true; do sleep 0.1; done`))
 	f.WaitUpdate(t, 20*time.Second, "graceful", mesos.TaskRunning)
+	// RUNNING means the process started, not that the shell set its trap yet.
+	mastertest.WaitFor(t, 5*time.Second, "the TERM handler", func() bool {
+		_, err := os.Stat(filepath.Join(sandbox(t, work, "graceful"), "ready"))
+		return err == nil
+	})
 	f.Kill(t, "graceful")
 	f.WaitUpdate(t, 10*time.Second, "graceful", mesos.TaskKilling)
 	f.WaitUpdate(t, 10*time.Second, "graceful", mesos.TaskKilled)
 	if got := readFile(t, filepath.Join(sandbox(t, work, "graceful"), "term.txt")); got != "term\ndone" {
 		t.Fatalf("graceful task wrote %q, want it to finish its TERM handler", got)
 	}
-	f.Launch(t, id, command("stubborn", "cpus:0.1;mem:64", `trap '' TERM; while true; do sleep 0.1; done`))
+	f.Launch(t, id, command("stubborn", "cpus:0.1;mem:64", `trap '' TERM; touch ready; while true; do sleep 0.1; done`))
 	f.WaitUpdate(t, 20*time.Second, "stubborn", mesos.TaskRunning)
+	mastertest.WaitFor(t, 5*time.Second, "the stubborn task to ignore TERM", func() bool {
+		_, err := os.Stat(filepath.Join(sandbox(t, work, "stubborn"), "ready"))
+		return err == nil
+	})
 	start := time.Now()
 	f.Kill(t, "stubborn")
 	f.WaitUpdate(t, 10*time.Second, "stubborn", mesos.TaskKilled)
