@@ -12,12 +12,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"corral/agentd/agent"
 	"corral/agentd/fetch"
+	"corral/agentd/image"
 	"corral/agentd/resources"
 	"corral/agentd/shim"
 	"corral/agentd/status"
@@ -33,6 +35,9 @@ func init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		isolation.Init()
 	}
+	// Keep libcontainer's namespace-joining goroutines off the main thread,
+	// which Go would park rather than retire (see isolation.Init).
+	runtime.LockOSThread()
 }
 
 func main() {
@@ -58,6 +63,8 @@ func run() error {
 		isolate    = flag.String("isolation", shim.Linux, "linux (containers with namespaces and cgroups) or posix (plain processes, development only)")
 		killGrace  = flag.Duration("kill-grace-period", 3*time.Second, "time between SIGTERM and SIGKILL when a task has no kill policy")
 		pidsLimit  = flag.Int64("task-pids-limit", 0, "maximum processes per task (0: no limit)")
+		logMax     = flag.Int64("task-log-max-bytes", 10<<20, "cap of each task's stdout and stderr file; a full file rotates (0: no cap)")
+		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
 		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute)")
 	)
@@ -107,12 +114,17 @@ func run() error {
 	if ip == "" {
 		ip = outboundIP(strings.Split(*masters, ",")[0])
 	}
+	images, err := image.NewStore(image.DefaultConfig(*workDir), log.With("component", "image"))
+	if err != nil {
+		return err
+	}
 	a, err := agent.New(agent.Config{
 		Masters: strings.Split(*masters, ","), WorkDir: *workDir, Listen: *listen,
 		Hostname: *hostname, IP: ip, Resources: res, Attributes: attrs,
 		Tasks: task.Config{
 			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
 			Fetch: fetch.DefaultConfig(), Poll: time.Second,
+			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
 		MinBackoff: *minBackoff, MaxBackoff: time.Minute,

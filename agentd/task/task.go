@@ -20,6 +20,7 @@ import (
 
 	"corral/agentd/fetch"
 	"corral/agentd/health"
+	"corral/agentd/image"
 	"corral/agentd/shim"
 	"corral/isolation"
 	"corral/mesos"
@@ -36,7 +37,13 @@ type Config struct {
 	// DefaultKillGrace applies when a task has no kill policy (Mesos: 3 s).
 	DefaultKillGrace time.Duration
 	PidsLimit        int64
-	Fetch            fetch.Config
+	// LogMaxBytes caps each of a task's stdout and stderr files; a full file
+	// rotates, keeping LogKeep older ones (Mesos's logrotate logger).
+	LogMaxBytes int64
+	LogKeep     int
+	Fetch       fetch.Config
+	// Images pulls container images; nil refuses image tasks.
+	Images *image.Store
 	// Poll is how often a task's shim is checked on after an agentd restart.
 	Poll time.Duration
 }
@@ -156,6 +163,9 @@ func (m *Manager) Launch(ctx context.Context, frameworkID string, info mesos.Tas
 
 func (m *Manager) launch(ctx context.Context, t *Task) {
 	fail := func(state mesos.TaskState, reason, msg string) {
+		if hasImage(t.Info) {
+			releaseRoot(t)
+		}
 		m.log.Warn("task failed to launch", "task", t.Info.TaskID, "reason", msg)
 		m.send(t, mesos.TaskStatus{State: state, Reason: reason, Message: msg})
 	}
@@ -181,6 +191,26 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 			return
 		}
 	}
+	if hasImage(t.Info) {
+		root, cfg, err := m.imageRoot(ctx, t)
+		if err != nil {
+			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "preparing image "+t.Info.Container.Image+": "+err.Error())
+			return
+		}
+		argv, err := imageArgv(t.Info.Command, cfg)
+		if err != nil {
+			releaseRoot(t)
+			fail(mesos.TaskError, mesos.ReasonTaskInvalid, err.Error())
+			return
+		}
+		c := &spec.Container
+		c.HostRoot, c.Rootfs, c.Args = false, root, argv
+		c.Env = mergeEnv(cfg.Env, c.Env)
+		c.Cwd = cfg.WorkingDir
+		if c.User == "" {
+			c.User = cfg.User
+		}
+	}
 	cmd, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
 	if err != nil {
 		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
@@ -197,13 +227,14 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 // spec builds what the shim runs.
 func (m *Manager) spec(t *Task) (shim.Spec, error) {
 	info := t.Info
-	if info.Command == nil || info.Command.Value == "" && len(info.Command.Arguments) == 0 {
+	noCommand := info.Command == nil || info.Command.Value == "" && len(info.Command.Arguments) == 0
+	if noCommand && !hasImage(info) {
 		return shim.Spec{}, errors.New("task has no command to run")
 	}
-	argv := Argv(info.Command)
-	if info.Container != nil && info.Container.Image != "" {
-		return shim.Spec{}, fmt.Errorf("container image %q: image tasks are not supported by this agent yet", info.Container.Image)
+	if hasImage(info) && m.cfg.Isolation != shim.Linux {
+		return shim.Spec{}, fmt.Errorf("container image %q needs --isolation=linux", info.Container.Image)
 	}
+	argv := Argv(info.Command)
 	sandboxInside := t.sandboxDir()
 	if m.cfg.Isolation == shim.Linux {
 		sandboxInside = isolation.SandboxPath
@@ -221,9 +252,11 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 		user = info.Command.User
 	}
 	return shim.Spec{
-		Isolation: m.cfg.Isolation,
-		Root:      filepath.Join(m.cfg.WorkDir, "containers"),
-		KillGrace: grace,
+		Isolation:   m.cfg.Isolation,
+		Root:        filepath.Join(m.cfg.WorkDir, "containers"),
+		KillGrace:   grace,
+		LogMaxBytes: m.cfg.LogMaxBytes,
+		LogKeep:     m.cfg.LogKeep,
 		Container: isolation.Spec{
 			ID:        containerID(t),
 			Args:      argv,
@@ -295,8 +328,13 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 	}
 }
 
+func hasImage(info mesos.TaskInfo) bool { return info.Container != nil && info.Container.Image != "" }
+
 // finish turns the shim's exit file into the terminal status update.
 func (m *Manager) finish(t *Task) {
+	if hasImage(t.Info) {
+		releaseRoot(t)
+	}
 	e, ok, err := shim.ReadExit(t.runDir())
 	st := mesos.TaskStatus{}
 	switch {
