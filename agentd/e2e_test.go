@@ -352,3 +352,12 @@ func TestAgentLinuxContainment(t *testing.T) {
 		t.Errorf("mounts under the agent's work dir remain:\n%s", mounts)
 	}
 }
+
+// TestMain removes the agentd binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}

@@ -253,3 +253,12 @@ func TestNoLeaderAnswers503(t *testing.T) {
 		return code == http.StatusServiceUnavailable && string(body) == "No leader elected\n"
 	})
 }
+
+// TestMain removes the masterd binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binary != "" {
+		os.RemoveAll(filepath.Dir(binary))
+	}
+	os.Exit(code)
+}
