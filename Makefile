@@ -8,11 +8,11 @@
 GO        ?= go
 BIN       := bin
 DAEMONS   := masterd agentd
-TOOLS     := bench/simagents
+TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/...
 # Debian packages the tests need; later parts (agentd, routerd) add to this.
-DEB_PKGS  := gcc curl util-linux
+DEB_PKGS  := gcc curl util-linux runc busybox-static
 RUN_DIR   ?= $(CURDIR)/.run
 
 .PHONY: all build test run bench lint deps clean
@@ -44,6 +44,7 @@ test: deps lint
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
+	$(BIN)/containerstart -n 50
 
 run: deps build
 	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh

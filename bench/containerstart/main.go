@@ -1,0 +1,154 @@
+// Command containerstart compares how fast Corral starts a container with
+// how fast Debian's runc does, in the same run, on the same root file system
+// (a busybox-static directory) and the same process: `/bin/sh -c 'echo
+// ready && exec sleep 3600'` with its stdout on a FIFO, so "running" is the
+// moment the benchmark reads the byte the container's process wrote.
+//
+// It times, for each runtime, -n launches one after another (interleaved
+// between runtimes) and a burst of -concurrent launches at once, and prints
+// a Markdown table with runc's time divided by Corral's. The runtimes are
+// isolation.Runtime.Start in this process ("corral"), agentd's per-task shim
+// re-executed from this binary ("shim", the path a real task takes) and
+// `runc run -d` ("runc"). It needs root.
+//
+//	containerstart -n 50 -concurrent 50
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"corral/agentd/shim"
+	"corral/isolation"
+)
+
+// init serves libcontainer's re-exec: a container's first process is this
+// binary run as `containerstart init`, which must set up the container
+// before any other Go code runs (runc's init.go does the same).
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		isolation.Init()
+	}
+}
+
+// Runtime names, as -runtimes takes them.
+const (
+	rtCorral = "corral" // isolation.Runtime.Start in this process
+	rtShim   = "shim"   // agentd's shim: this binary re-executed as `shim <run dir>`
+	rtRunc   = "runc"   // runc run -d
+)
+
+// Config is everything the flags set.
+type Config struct {
+	N          int           // sequential launches per runtime
+	Concurrent int           // launches in the concurrent burst per runtime; 0 skips it
+	Warmup     int           // untimed launches per runtime before measuring
+	Runtimes   []string      // which of corral, shim, runc to measure, in table order
+	Runc       string        // runc binary
+	Busybox    string        // static busybox copied into the root file system
+	Timeout    time.Duration // per launch, from the call until the process runs
+	Dir        string        // where the temporary work directory goes; "" = os.TempDir()
+}
+
+// DefaultConfig returns the defaults of the flags.
+func DefaultConfig() Config {
+	return Config{
+		N:          50,
+		Concurrent: 50,
+		Warmup:     3,
+		Runtimes:   []string{rtCorral, rtShim, rtRunc},
+		Runc:       "runc",
+		Busybox:    "/bin/busybox",
+		Timeout:    30 * time.Second,
+	}
+}
+
+// Validate reports the first problem with c.
+func (c Config) Validate() error {
+	switch {
+	case c.N < 1:
+		return fmt.Errorf("invalid -n %d, must be >= 1", c.N)
+	case c.Concurrent < 0:
+		return fmt.Errorf("invalid -concurrent %d, must be >= 0", c.Concurrent)
+	case c.Warmup < 0:
+		return fmt.Errorf("invalid -warmup %d, must be >= 0", c.Warmup)
+	case c.Timeout <= 0:
+		return fmt.Errorf("invalid -timeout %v, must be > 0", c.Timeout)
+	case len(c.Runtimes) == 0:
+		return errors.New("invalid -runtimes: none given")
+	case c.Busybox == "":
+		return errors.New("invalid -busybox: empty path")
+	}
+	seen := map[string]bool{}
+	for _, r := range c.Runtimes {
+		switch r {
+		case rtCorral, rtShim, rtRunc:
+		default:
+			return fmt.Errorf("invalid -runtimes entry %q, must be corral, shim or runc", r)
+		}
+		if seen[r] {
+			return fmt.Errorf("invalid -runtimes: %q given twice", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+func main() {
+	// agentd's shim, re-executed from this binary by the "shim" runtime.
+	if len(os.Args) > 1 && os.Args[1] == "shim" {
+		os.Exit(shim.Main(os.Args[2:]))
+	}
+	cfg := DefaultConfig()
+	flag.IntVar(&cfg.N, "n", cfg.N, "sequential launches per runtime")
+	flag.IntVar(&cfg.Concurrent, "concurrent", cfg.Concurrent, "launches at once in the burst per runtime (0 skips the burst)")
+	flag.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "untimed launches per runtime before measuring")
+	runtimes := flag.String("runtimes", strings.Join(cfg.Runtimes, ","), "comma-separated runtimes to measure: corral (isolation.Start in-process), shim (agentd's shim), runc")
+	flag.StringVar(&cfg.Runc, "runc", cfg.Runc, "runc binary")
+	flag.StringVar(&cfg.Busybox, "busybox", cfg.Busybox, "static busybox binary for the root file system (Debian: busybox-static)")
+	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up on a launch whose process is not running after this")
+	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "parent of the temporary work directory (default: $TMPDIR or /tmp)")
+	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	flag.Parse()
+	cfg.Runtimes = strings.Split(*runtimes, ",")
+	if err := validate(cfg, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "containerstart:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(*logLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	err := run(ctx, cfg, log, os.Stdout)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		err = errors.New("interrupted (everything started was removed)")
+	}
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "containerstart:", err)
+		os.Exit(1)
+	}
+}
+
+func validate(cfg Config, logLevel string) error {
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", flag.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("invalid -log-level %q, must be debug, info, warn or error", logLevel)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("needs root: containers need namespaces, cgroups and mounts")
+	}
+	return cfg.Validate()
+}
