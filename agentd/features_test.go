@@ -151,3 +151,14 @@ func TestNonRootNeedsPosix(t *testing.T) {
 		t.Fatalf("agentd as non-root = %v, %q; want it to exit saying to use --isolation=posix", err, out)
 	}
 }
+
+func TestKillRightAfterLaunch(t *testing.T) {
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	startAgent(t, m, shim.Posix, work)
+	id := agentID(t, m)
+	f.Launch(t, id, command("early", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.Kill(t, "early") // reaches the agent right behind the LAUNCH
+	f.WaitUpdate(t, 20*time.Second, "early", mesos.TaskKilled)
+}

@@ -63,6 +63,10 @@ func run(runDir string) error {
 	if err := os.WriteFile(filepath.Join(runDir, PidFile), []byte(pid), 0o600); err != nil {
 		return err
 	}
+	// A kill requested before the task ran found no shim PID to signal.
+	if _, err := os.Stat(filepath.Join(runDir, KillFile)); err == nil {
+		sigs <- syscall.SIGTERM
+	}
 
 	type waited struct {
 		exit Exit

@@ -401,10 +401,12 @@ func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
 	}
 	p, ok, _ := shim.ReadPid(t.runDir())
 	if !ok {
-		// The shim has not started the task yet: it will see the request
-		// and signal as soon as it runs.
+		// The shim has not started the task yet: it finds the request when
+		// it does. Look again in case it started meanwhile.
 		_ = shim.WriteJSON(filepath.Join(t.runDir(), shim.KillFile), shim.Kill{Grace: grace})
-		return
+		if p, ok, _ = shim.ReadPid(t.runDir()); !ok {
+			return
+		}
 	}
 	if err := shim.RequestKill(t.runDir(), p, grace); err != nil {
 		m.log.Error("killing task", "task", t.Info.TaskID, "err", err)
