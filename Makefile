@@ -10,9 +10,10 @@ BIN       := bin
 DAEMONS   := masterd agentd
 TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
-             ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/...
+             ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
+             ./cni/ipam/... ./cni/etcdipam/...
 # Debian packages the tests need; later parts (agentd, routerd) add to this.
-DEB_PKGS  := gcc curl util-linux runc busybox-static
+DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins
 RUN_DIR   ?= $(CURDIR)/.run
 
 .PHONY: all build test run bench lint deps clean
@@ -22,6 +23,8 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(TOOLS))
+	$(GO) build -o $(BIN)/corral-macvlan ./cni/macvlan
+	$(GO) build -o $(BIN)/corral-ipam ./cni/ipam
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "make: Go 1.26 is missing: install it from go.dev/dl and put it on PATH" >&2; exit 1; }

@@ -1,0 +1,341 @@
+// Package etcdipam is the CNI IPAM plugin corral-ipam: one subnet shared by
+// the containers of every host, with its reservations in etcd.
+//
+// Each host claims aligned blocks of the subnet (a /26 by default) with an
+// etcd compare-and-swap and allocates from them, so hosts rarely contend;
+// every address is reserved by creating its own key with a compare-and-swap,
+// so two allocators never hand out one address, whatever the blocks say.
+// Reservations are idempotent per (host, container ID, interface), DEL
+// releases them, and GC releases the host's attachments that the runtime no
+// longer lists. The commands follow the CNI spec 1.1.0; Plugin adapts them
+// to skel for the binary in cni/ipam.
+package etcdipam
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/containernetworking/cni/pkg/skel"
+	"github.com/containernetworking/cni/pkg/types"
+	current "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/containernetworking/cni/pkg/utils"
+	"github.com/containernetworking/cni/pkg/version"
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error codes the commands use besides the spec's well-known ones
+// (types.ErrInvalidNetworkConfig 7, types.ErrTryAgainLater 11, …).
+const (
+	// CodeNotAvailable is the spec's STATUS code 50: the plugin cannot
+	// service ADD requests (etcd unreachable, or no free address).
+	CodeNotAvailable uint = 50
+	// CodeExhausted (plugin-specific): ADD found no free address. Corral's
+	// plugins keep apart codes of their own (corral-macvlan's start at 100)
+	// because a plugin passes its IPAM delegate's errors on unchanged.
+	CodeExhausted uint = 110
+	// CodeNoReservation (plugin-specific): CHECK found no reservation for
+	// the attachment, or one that does not match.
+	CodeNoReservation uint = 111
+)
+
+// Add reserves the attachment's addresses, or returns those it holds, as a
+// result of the newest spec version.
+func Add(ctx context.Context, args *skel.CmdArgs) (*current.Result, error) {
+	n, a, err := prepare(args)
+	if err != nil {
+		return nil, err
+	}
+	var ips []Address
+	err = n.withStore(ctx, func(ctx context.Context, s *Store) (err error) {
+		ips, err = s.Allocate(ctx, a)
+		return err
+	})
+	if err != nil {
+		return nil, cniError(err)
+	}
+	return n.result(ips), nil
+}
+
+// Del releases the attachment's addresses; it succeeds when there are none.
+func Del(ctx context.Context, args *skel.CmdArgs) error {
+	n, a, err := prepare(args)
+	if err != nil {
+		return err
+	}
+	return cniError(n.withStore(ctx, func(ctx context.Context, s *Store) error {
+		return s.Release(ctx, a)
+	}))
+}
+
+// Check verifies that the attachment's reservation exists and, when the
+// netconf carries a prevResult, that its addresses are listed there.
+func Check(ctx context.Context, args *skel.CmdArgs) error {
+	n, a, err := prepare(args)
+	if err != nil {
+		return err
+	}
+	var ips []Address
+	err = n.withStore(ctx, func(ctx context.Context, s *Store) (err error) {
+		ips, err = s.Check(ctx, a)
+		return err
+	})
+	if err != nil {
+		return cniError(err)
+	}
+	if n.RawPrevResult == nil {
+		return nil
+	}
+	if err := version.ParsePrevResult(&n.PluginConf); err != nil {
+		return types.NewError(types.ErrDecodingFailure, "cannot decode prevResult", err.Error())
+	}
+	prev, err := current.NewResultFromResult(n.PrevResult)
+	if err != nil {
+		return types.NewError(types.ErrDecodingFailure, "cannot convert prevResult", err.Error())
+	}
+	for _, ip := range ips {
+		found := false
+		for _, p := range prev.IPs {
+			if pa, ok := netip.AddrFromSlice(p.Address.IP); ok && pa.Unmap() == ip.Address.Addr() {
+				found = true
+			}
+		}
+		if !found {
+			return types.NewError(CodeNoReservation, "reservation not in prevResult",
+				fmt.Sprintf("address %s reserved for container %s interface %s is missing from prevResult", ip.Address, a.ContainerID, a.IfName))
+		}
+	}
+	return nil
+}
+
+// GC releases this host's attachments on the network that are not among
+// the netconf's cni.dev/valid-attachments. Other hosts' attachments are
+// theirs to collect: a runtime only knows its own containers.
+func GC(ctx context.Context, args *skel.CmdArgs) error {
+	n, err := loadNetwork(args.StdinData)
+	if err != nil {
+		return err
+	}
+	keep := make(map[Attachment]bool, len(n.ValidAttachments))
+	for _, v := range n.ValidAttachments {
+		keep[Attachment{ContainerID: v.ContainerID, IfName: v.IfName}] = true
+	}
+	return cniError(n.withStore(ctx, func(ctx context.Context, s *Store) error {
+		return s.GC(ctx, keep)
+	}))
+}
+
+// Status fails with code 50 when etcd does not answer or a range set has no
+// free address.
+func Status(ctx context.Context, args *skel.CmdArgs) error {
+	n, err := loadNetwork(args.StdinData)
+	if err != nil {
+		return err
+	}
+	err = n.withStore(ctx, func(ctx context.Context, s *Store) error { return s.Status(ctx) })
+	var te *types.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te) && te.Code == types.ErrInvalidNetworkConfig:
+		return te
+	case errors.Is(err, ErrExhausted):
+		return types.NewError(CodeNotAvailable, "plugin not available: no free address", err.Error())
+	default:
+		return types.NewError(CodeNotAvailable, "plugin not available: etcd unreachable", err.Error())
+	}
+}
+
+// prepare loads the netconf and checks the attachment's identity, which
+// keys are made of (skel checks it too; direct callers may not).
+func prepare(args *skel.CmdArgs) (*network, Attachment, error) {
+	n, err := loadNetwork(args.StdinData)
+	if err != nil {
+		return nil, Attachment{}, err
+	}
+	if err := utils.ValidateContainerID(args.ContainerID); err != nil {
+		return nil, Attachment{}, err
+	}
+	if err := utils.ValidateInterfaceName(args.IfName); err != nil {
+		return nil, Attachment{}, err
+	}
+	return n, Attachment{ContainerID: args.ContainerID, IfName: args.IfName}, nil
+}
+
+// withStore connects to etcd and runs f under the netconf's timeout.
+func (n *network) withStore(ctx context.Context, f func(context.Context, *Store) error) error {
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	c := n.IPAM
+	cfg := clientv3.Config{
+		Endpoints:   c.EtcdEndpoints,
+		DialTimeout: n.timeout,
+		Logger:      zap.NewNop(),
+		Context:     ctx,
+	}
+	if c.EtcdCAFile != "" || c.EtcdCertFile != "" {
+		tlsInfo := transport.TLSInfo{CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile, TrustedCAFile: c.EtcdCAFile}
+		tc, err := tlsInfo.ClientConfig()
+		if err != nil {
+			return invalidConfig(fmt.Errorf("loading etcd TLS files: %w", err))
+		}
+		cfg.TLS = tc
+	}
+	cli, err := clientv3.New(cfg)
+	if err != nil {
+		return fmt.Errorf("connecting to etcd %v: %w", c.EtcdEndpoints, err)
+	}
+	defer cli.Close()
+	return f(ctx, NewStore(cli, n.prefix, c.Host, n.sets))
+}
+
+// result renders reserved addresses with the netconf's routes.
+func (n *network) result(ips []Address) *current.Result {
+	r := &current.Result{CNIVersion: current.ImplementedSpecVersion, Routes: n.IPAM.Routes}
+	for _, ip := range ips {
+		a := ip.Address.Addr()
+		r.IPs = append(r.IPs, &current.IPConfig{
+			Address: net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(ip.Address.Bits(), a.BitLen())},
+			Gateway: ip.Gateway.AsSlice(),
+		})
+	}
+	return r
+}
+
+// cniError gives err the CNI error code callers can act on.
+func cniError(err error) error {
+	var te *types.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &te):
+		return te
+	case errors.Is(err, ErrExhausted):
+		return types.NewError(CodeExhausted, "no free address", err.Error())
+	case errors.Is(err, ErrNoReservation):
+		return types.NewError(CodeNoReservation, "no reservation", err.Error())
+	case errors.Is(err, ErrContention):
+		return types.NewError(types.ErrTryAgainLater, "allocation contended, try again later", err.Error())
+	case transient(err):
+		return types.NewError(types.ErrTryAgainLater, "etcd unavailable, try again later", err.Error())
+	default:
+		return types.NewError(types.ErrInternal, err.Error(), "")
+	}
+}
+
+// transient reports whether err is etcd being away or overloaded, which
+// clears up without a change of configuration.
+func transient(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return true
+	}
+	code := codes.Unknown
+	var coded interface{ Code() codes.Code } // etcd's rpctypes.EtcdError
+	if errors.As(err, &coded) {
+		code = coded.Code()
+	} else if s, ok := status.FromError(err); ok {
+		code = s.Code()
+	}
+	switch code {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
+		return true
+	}
+	return false
+}
+
+// Plugin adapts the commands to skel for the corral-ipam binary: it prints
+// ADD results in the netconf's cniVersion and errors as the spec's error
+// object, which carries cniVersion (types.Error has no such field).
+type Plugin struct {
+	Stdout  io.Writer
+	version string // cniVersion of the netconf, once a command has read it
+}
+
+// Funcs returns the commands for skel.PluginMainFuncsWithError.
+func (p *Plugin) Funcs(ctx context.Context) skel.CNIFuncs {
+	run := func(cmd func(context.Context, *skel.CmdArgs) error) func(*skel.CmdArgs) error {
+		return func(args *skel.CmdArgs) error {
+			p.noteVersion(args.StdinData)
+			return cmd(ctx, args)
+		}
+	}
+	return skel.CNIFuncs{
+		Add: func(args *skel.CmdArgs) error {
+			p.noteVersion(args.StdinData)
+			r, err := Add(ctx, args)
+			if err != nil {
+				return err
+			}
+			out, err := r.GetAsVersion(p.version)
+			if err != nil {
+				return types.NewError(types.ErrIncompatibleCNIVersion, "cannot convert result", err.Error())
+			}
+			return out.PrintTo(p.Stdout)
+		},
+		Del:    run(Del),
+		Check:  run(Check),
+		GC:     run(GC),
+		Status: run(Status),
+	}
+}
+
+func (p *Plugin) noteVersion(stdin []byte) {
+	var v struct {
+		CNIVersion string `json:"cniVersion"`
+	}
+	_ = json.Unmarshal(stdin, &v) // skel has decoded it already
+	p.version = v.CNIVersion
+	if p.version == "" {
+		p.version = "0.1.0" // what skel assumes of a netconf without one
+	}
+}
+
+// Version answers VERSION with the supported versions and the caller's
+// cniVersion, as the spec asks; skel would answer with its own. A terminal
+// on stdin is not read, so that a person can ask too.
+func (p *Plugin) Version(stdin *os.File, info version.PluginInfo) *types.Error {
+	var in struct {
+		CNIVersion string `json:"cniVersion"`
+	}
+	if fi, err := stdin.Stat(); err == nil && fi.Mode()&os.ModeCharDevice == 0 {
+		_ = json.NewDecoder(stdin).Decode(&in) // skel ignores this input; so do we when it is not JSON
+	}
+	if in.CNIVersion == "" {
+		in.CNIVersion = version.Current()
+	}
+	p.version = in.CNIVersion
+	err := json.NewEncoder(p.Stdout).Encode(struct {
+		CNIVersion        string   `json:"cniVersion"`
+		SupportedVersions []string `json:"supportedVersions"`
+	}{in.CNIVersion, info.SupportedVersions()})
+	if err != nil {
+		return types.NewError(types.ErrIOFailure, "writing version", err.Error())
+	}
+	return nil
+}
+
+// PrintError writes e as the spec's error object.
+func (p *Plugin) PrintError(e *types.Error) error {
+	v := p.version
+	if v == "" {
+		v = current.ImplementedSpecVersion
+	}
+	out, err := json.MarshalIndent(struct {
+		CNIVersion string `json:"cniVersion"`
+		*types.Error
+	}{v, e}, "", "    ")
+	if err != nil {
+		return err
+	}
+	_, err = p.Stdout.Write(append(out, '\n'))
+	return err
+}

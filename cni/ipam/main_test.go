@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"corral/masterd/state/statetest"
+)
+
+// buildPlugin builds corral-ipam into a temporary directory.
+func buildPlugin(t testing.TB) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command to build the plugin")
+	}
+	bin := filepath.Join(t.TempDir(), "corral-ipam")
+	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// invocation is one run of the plugin through the CNI protocol.
+type invocation struct {
+	command, containerID, ifname string
+	stdin                        []byte
+}
+
+// exec runs the plugin with the CNI environment only and returns its
+// stdout and exit code.
+func (inv invocation) exec(t testing.TB, bin string) ([]byte, int) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"CNI_COMMAND=" + inv.command,
+		"CNI_PATH=" + filepath.Dir(bin),
+	}
+	if inv.containerID != "" {
+		cmd.Env = append(cmd.Env,
+			"CNI_CONTAINERID="+inv.containerID,
+			"CNI_NETNS=/var/run/netns/corral-ipam-test-"+inv.containerID, // need not exist
+			"CNI_IFNAME="+inv.ifname)
+	}
+	cmd.Stdin = bytes.NewReader(inv.stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return out, exit.ExitCode()
+	case err != nil:
+		t.Fatalf("running corral-ipam %s: %v\nstderr: %s", inv.command, err, stderr.String())
+	}
+	return out, 0
+}
+
+// netconf renders a network configuration for etcd at endpoint with the
+// ipam keys in set replaced (nil deletes); keys starting with "." are
+// top-level ones.
+func netconf(t testing.TB, endpoint string, set map[string]any) []byte {
+	t.Helper()
+	ipam := map[string]any{
+		"type":          "corral-ipam",
+		"etcdEndpoints": []string{endpoint},
+		"subnet":        "10.20.0.0/16",
+		"gateway":       "10.20.0.1",
+		"routes":        []map[string]string{{"dst": "0.0.0.0/0"}},
+		"blockSize":     26,
+		"host":          "host-a",
+	}
+	conf := map[string]any{"cniVersion": "1.1.0", "name": "testnet", "type": "corral-macvlan", "ipam": ipam}
+	for k, v := range set {
+		m := ipam
+		if top, ok := strings.CutPrefix(k, "."); ok {
+			m, k = conf, top
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	b, err := json.Marshal(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// cniError is the spec's error object.
+type cniError struct {
+	CNIVersion string `json:"cniVersion"`
+	Code       uint   `json:"code"`
+	Msg        string `json:"msg"`
+	Details    string `json:"details"`
+}
+
+func decodeError(t testing.TB, out []byte) cniError {
+	t.Helper()
+	var e cniError
+	if err := json.Unmarshal(out, &e); err != nil {
+		t.Fatalf("error output %q: %v", out, err)
+	}
+	return e
+}
+
+func etcdKeys(t testing.TB, cli *clientv3.Client) []string {
+	t.Helper()
+	resp, err := cli.Get(context.Background(), "", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, kv := range resp.Kvs {
+		keys = append(keys, string(kv.Key))
+	}
+	return keys
+}
+
+func TestProtocol(t *testing.T) {
+	bin := buildPlugin(t)
+	e, url := statetest.Start(t)
+	conf := func(set map[string]any) []byte { return netconf(t, url, set) }
+
+	t.Run("VERSION", func(t *testing.T) {
+		out, code := invocation{command: "VERSION", stdin: []byte(`{"cniVersion":"1.0.0"}`)}.exec(t, bin)
+		var v struct {
+			CNIVersion        string   `json:"cniVersion"`
+			SupportedVersions []string `json:"supportedVersions"`
+		}
+		if code != 0 || json.Unmarshal(out, &v) != nil {
+			t.Fatalf("VERSION = %q, exit %d", out, code)
+		}
+		if v.CNIVersion != "1.0.0" || !slices.Contains(v.SupportedVersions, "1.1.0") {
+			t.Errorf("VERSION = %+v, want cniVersion 1.0.0 and 1.1.0 supported", v)
+		}
+	})
+
+	t.Run("ADD twice, CHECK, STATUS, DEL twice", func(t *testing.T) {
+		add := invocation{command: "ADD", containerID: "c1", ifname: "eth0", stdin: conf(nil)}
+		out, code := add.exec(t, bin)
+		if code != 0 {
+			t.Fatalf("ADD exit %d: %s", code, out)
+		}
+		var res struct {
+			CNIVersion string `json:"cniVersion"`
+			IPs        []struct {
+				Address, Gateway string
+				Interface        *int
+			} `json:"ips"`
+			Routes []map[string]any `json:"routes"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil {
+			t.Fatalf("ADD result %q: %v", out, err)
+		}
+		if res.CNIVersion != "1.1.0" || len(res.IPs) != 1 || res.IPs[0].Address != "10.20.0.2/16" || res.IPs[0].Gateway != "10.20.0.1" ||
+			res.IPs[0].Interface != nil || fmt.Sprint(res.Routes) != "[map[dst:0.0.0.0/0]]" {
+			t.Errorf("ADD result = %s", out)
+		}
+		if again, code := add.exec(t, bin); code != 0 || !bytes.Equal(again, out) {
+			t.Errorf("second ADD = %s (exit %d), want %s", again, code, out)
+		}
+
+		var prev map[string]any
+		if err := json.Unmarshal(out, &prev); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := (invocation{command: "CHECK", containerID: "c1", ifname: "eth0", stdin: conf(map[string]any{".prevResult": prev})}).exec(t, bin); code != 0 || len(out) != 0 {
+			t.Errorf("CHECK = %q, exit %d", out, code)
+		}
+		if out, code := (invocation{command: "STATUS", stdin: conf(nil)}).exec(t, bin); code != 0 || len(out) != 0 {
+			t.Errorf("STATUS = %q, exit %d", out, code)
+		}
+		for i := range 2 {
+			if out, code := (invocation{command: "DEL", containerID: "c1", ifname: "eth0", stdin: conf(nil)}).exec(t, bin); code != 0 || len(out) != 0 {
+				t.Errorf("DEL %d = %q, exit %d", i+1, out, code)
+			}
+		}
+		if out, code := (invocation{command: "DEL", containerID: "unknown", ifname: "eth0", stdin: conf(nil)}).exec(t, bin); code != 0 {
+			t.Errorf("DEL of an unknown container = %q, exit %d", out, code)
+		}
+		out, code = (invocation{command: "CHECK", containerID: "c1", ifname: "eth0", stdin: conf(map[string]any{".prevResult": prev})}).exec(t, bin)
+		if e := decodeError(t, out); code == 0 || e.Code != 111 {
+			t.Errorf("CHECK after DEL = %s, exit %d, want code 111", out, code)
+		}
+	})
+
+	t.Run("GC", func(t *testing.T) {
+		for _, cid := range []string{"keep", "drop"} {
+			if out, code := (invocation{command: "ADD", containerID: cid, ifname: "eth0", stdin: conf(nil)}).exec(t, bin); code != 0 {
+				t.Fatalf("ADD %s: %s", cid, out)
+			}
+		}
+		gc := conf(map[string]any{".cni.dev/valid-attachments": []map[string]string{{"containerID": "keep", "ifname": "eth0"}}})
+		if out, code := (invocation{command: "GC", stdin: gc}).exec(t, bin); code != 0 || len(out) != 0 {
+			t.Fatalf("GC = %q, exit %d", out, code)
+		}
+		keys := strings.Join(etcdKeys(t, e.Client), " ")
+		if !strings.Contains(keys, "attachments/host-a/keep/eth0") || strings.Contains(keys, "/drop/") {
+			t.Errorf("after GC keys = %s, want keep's attachment and not drop's", keys)
+		}
+		if out, code := (invocation{command: "GC", stdin: conf(nil)}).exec(t, bin); code != 0 {
+			t.Fatalf("GC of everything = %q, exit %d", out, code)
+		}
+		if keys := etcdKeys(t, e.Client); len(keys) != 0 {
+			t.Errorf("after GC with no valid attachments: %v", keys)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			name    string
+			inv     invocation
+			code    uint
+			want    string
+			nothing bool // etcd must stay empty
+		}{
+			{"bad subnet", invocation{stdin: conf(map[string]any{"subnet": "10.20.0.0/40"})}, 7, `invalid ipam.subnet "10.20.0.0/40"`, true},
+			{"gateway outside subnet", invocation{stdin: conf(map[string]any{"gateway": "192.168.0.1"})}, 7, "must be inside subnet 10.20.0.0/16", true},
+			{"blockSize out of range", invocation{stdin: conf(map[string]any{"blockSize": 12})}, 7, "invalid ipam.blockSize 12, must be in [16, 30]", true},
+			{"missing etcdEndpoints", invocation{stdin: conf(map[string]any{"etcdEndpoints": nil})}, 7, "ipam.etcdEndpoints is empty", true},
+			{"bad JSON", invocation{stdin: []byte(`{"cniVersion": "1.1.0", "name": `)}, 6, "unexpected end of JSON input", true},
+			{"missing CNI_IFNAME", invocation{containerID: "c1", stdin: conf(nil)}, 4, "CNI_IFNAME", true},
+			{"no free address", invocation{stdin: conf(map[string]any{"subnet": "10.30.0.0/30", "gateway": "10.30.0.1", "blockSize": 30})}, 110, "no free address", false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				inv := tc.inv
+				inv.command = "ADD"
+				if inv.containerID == "" {
+					inv.containerID, inv.ifname = "c-"+strings.ReplaceAll(tc.name, " ", "-"), "eth0"
+				}
+				if tc.code == 110 { // the one address of the /30 goes first
+					first := invocation{command: "ADD", containerID: "first", ifname: "eth0", stdin: inv.stdin}
+					if out, code := first.exec(t, bin); code != 0 {
+						t.Fatalf("first ADD: %s", out)
+					}
+				}
+				out, code := inv.exec(t, bin)
+				got := decodeError(t, out)
+				if code == 0 || got.Code != tc.code || got.CNIVersion != "1.1.0" || !strings.Contains(got.Msg+"; "+got.Details, tc.want) {
+					t.Errorf("ADD = %s, exit %d, want code %d saying %q", out, code, tc.code, tc.want)
+				}
+				if keys := etcdKeys(t, e.Client); tc.nothing && len(keys) != 0 {
+					t.Errorf("failed ADD left keys %v", keys)
+				}
+			})
+		}
+	})
+
+	t.Run("STATUS with etcd away", func(t *testing.T) {
+		away := fmt.Sprintf("http://127.0.0.1:%d", statetest.FreePort(t))
+		out, code := (invocation{command: "STATUS", stdin: netconf(t, away, map[string]any{"timeout": "1s"})}).exec(t, bin)
+		if got := decodeError(t, out); code == 0 || got.Code != 50 {
+			t.Errorf("STATUS = %s, exit %d, want code 50", out, code)
+		}
+	})
+}
+
+// BenchmarkAddDel measures an ADD and its DEL of the built binary through
+// the CNI protocol against an embedded etcd: what a runtime pays, the
+// figure to set against host-local's.
+func BenchmarkAddDel(b *testing.B) {
+	bin := buildPlugin(b)
+	_, url := statetest.Start(b)
+	conf := netconf(b, url, nil)
+	for i := 0; b.Loop(); i++ {
+		cid := fmt.Sprint("c", i)
+		if out, code := (invocation{command: "ADD", containerID: cid, ifname: "eth0", stdin: conf}).exec(b, bin); code != 0 {
+			b.Fatalf("ADD: %s", out)
+		}
+		if out, code := (invocation{command: "DEL", containerID: cid, ifname: "eth0", stdin: conf}).exec(b, bin); code != 0 {
+			b.Fatalf("DEL: %s", out)
+		}
+	}
+}
