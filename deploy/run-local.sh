@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a single-node Corral cluster on this machine: masterd (embedded
-# etcd) and agentd. Ctrl-C stops both and kills the tasks they started.
+# etcd, Marathon API) and agentd, and deploys an example app through the
+# Marathon API. Ctrl-C removes the app, stops both daemons and kills the
+# tasks they started.
 set -euo pipefail
 RUN_DIR=${RUN_DIR:-$PWD/.run}
 BIN=${BIN:-bin}
@@ -14,6 +16,7 @@ fi
 pids=()
 cleanup() {
 	trap - INT TERM EXIT
+	curl -fsS -X DELETE -o /dev/null "http://127.0.0.1:8080/v2/apps/hello?force=true" 2>/dev/null || true
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	# The tasks' shims outlive agentd by design; a local cluster ends with them.
@@ -39,10 +42,29 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
+# The example app: two instances of busybox's httpd, health-checked.
+curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/json' http://127.0.0.1:8080/v2/apps/hello -d '{
+  "id": "/hello",
+  "cmd": "echo \"hello from $MESOS_TASK_ID\" > index.html && exec busybox httpd -f -p $PORT0 -h .",
+  "instances": 2, "cpus": 0.1, "mem": 32,
+  "portDefinitions": [{"port": 0, "name": "http"}],
+  "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 2}]
+}' || { echo "deploying the example app failed; see $RUN_DIR/masterd.log"; exit 1; }
+endpoints=""
+for _ in $(seq 1 300); do
+	endpoints=$(curl -fsS -H 'Accept: text/plain' http://127.0.0.1:8080/v2/apps/hello/tasks 2>/dev/null | cut -f3- | tr '\t' ' ' | xargs)
+	n=$(curl -fsS http://127.0.0.1:8080/v2/apps/hello 2>/dev/null | grep -o '"tasksHealthy":[0-9]*' | cut -d: -f2)
+	[ "${n:-0}" = 2 ] && break
+	sleep 0.1
+done
+
 cat <<MSG
 Corral is running (logs in $RUN_DIR):
-  masterd  Mesos API   http://127.0.0.1:5050/master/state
-  agentd   registered  http://127.0.0.1:5051/state   (isolation: $isolation)
-Ctrl-C stops everything.
+  masterd   Mesos API     http://127.0.0.1:5050/master/state
+            Marathon API  http://127.0.0.1:8080/v2/apps
+  agentd    registered    http://127.0.0.1:5051/state   (isolation: $isolation)
+  example   app /hello    tasks at: ${endpoints:-(still starting: curl http://127.0.0.1:8080/v2/apps/hello/tasks)}
+            try:          curl http://${endpoints%% *}/
+Ctrl-C removes /hello and stops everything.
 MSG
 wait -n "${pids[@]}"

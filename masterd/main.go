@@ -1,6 +1,6 @@
 // Command masterd is Corral's master: it keeps the cluster state in etcd,
-// elects a leader, registers agents, makes resource offers, and serves the
-// Mesos-compatible API (and, in later releases, the Marathon API).
+// elects a leader, registers agents, makes resource offers, runs the built-in
+// Marathon framework and serves the Mesos-compatible and Marathon v2 APIs.
 package main
 
 import (
@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"corral/masterd/marathon/events"
+	"corral/masterd/marathon/framework"
 	"corral/masterd/master"
 	"corral/masterd/server"
 	"corral/masterd/state"
@@ -31,6 +33,8 @@ func main() {
 func run() error {
 	host, _ := os.Hostname()
 	mc := master.DefaultConfig()
+	fc := framework.DefaultConfig()
+	ec := events.DefaultConfig()
 	var (
 		workDir       = flag.String("work-dir", "/var/lib/corral/master", "directory for the embedded etcd's data")
 		listen        = flag.String("listen", ":5050", "address of the Mesos API (agents, /master/state)")
@@ -46,7 +50,19 @@ func run() error {
 		offerTimeout  = flag.Duration("offer-timeout", 0, "rescind offers outstanding longer than this (0: never)")
 		refuseSeconds = flag.Duration("refuse-seconds", mc.Offers.RefuseSeconds, "default filter for declined or unused resources")
 		logLevel      = flag.String("log-level", "info", "debug, info, warn or error")
+		credentials   = flag.String("http-credentials", "", "user:password required of Marathon API clients (HTTP basic auth); empty: no auth")
+		tlsCert       = flag.String("marathon-tls-cert", "", "PEM certificate: serve the Marathon API over HTTPS")
+		tlsKey        = flag.String("marathon-tls-key", "", "PEM private key of --marathon-tls-cert")
+		portMin       = flag.Uint("local-port-min", uint(fc.ServicePorts.Min), "lowest service port assigned to apps")
+		portMax       = flag.Uint("local-port-max", uint(fc.ServicePorts.Max), "highest service port assigned to apps")
 	)
+	flag.StringVar(&fc.Name, "framework-name", fc.Name, "name of the built-in Marathon framework")
+	flag.StringVar(&fc.User, "mesos-user", fc.User, "user Marathon tasks run as when the app names none (empty: the agent's)")
+	flag.DurationVar(&fc.DeclineRefuse, "decline-offer-duration", fc.DeclineRefuse, "how long Marathon refuses offers it has no use for")
+	flag.DurationVar(&fc.TaskLaunchTimeout, "task-launch-timeout", fc.TaskLaunchTimeout, "a task staged longer than this is killed and replaced")
+	flag.DurationVar(&fc.ReconcileInterval, "reconciliation-interval", fc.ReconcileInterval, "time between reconciliations of all tasks")
+	flag.StringVar(&fc.BridgeNetwork, "mesos-bridge-name", fc.BridgeNetwork, "network name agents use for container/bridge")
+	flag.DurationVar(&ec.Keepalive, "event-stream-keepalive", ec.Keepalive, "idle time after which /v2/events sends a keepalive")
 	flag.DurationVar(&mc.AllocationInterval, "allocation-interval", mc.AllocationInterval, "time between batch allocations")
 	flag.DurationVar(&mc.AgentPingTimeout, "agent-ping-timeout", mc.AgentPingTimeout, "agent heartbeat interval; silence for this times --max-agent-ping-timeouts makes an agent unreachable")
 	flag.IntVar(&mc.MaxAgentPingTimeouts, "max-agent-ping-timeouts", mc.MaxAgentPingTimeouts, "missed heartbeats before an agent is unreachable")
@@ -80,14 +96,24 @@ func run() error {
 	mc.Flags = map[string]string{}
 	flag.VisitAll(func(f *flag.Flag) { mc.Flags[strings.ReplaceAll(f.Name, "-", "_")] = f.Value.String() })
 
+	fc.ServicePorts.Min, fc.ServicePorts.Max = uint32(*portMin), uint32(*portMax)
+	if *portMin > 65535 || *portMax > 65535 {
+		return fmt.Errorf("invalid --local-port-min/--local-port-max %d-%d, must be ports", *portMin, *portMax)
+	}
+
 	srv, err := server.New(server.Config{
-		Listen:         *listen,
-		MarathonListen: *marathon,
-		Hostname:       *hostname,
-		AdvertiseIP:    *advertiseIP,
-		ElectionTTL:    *electionTTL,
-		State:          sc,
-		Master:         mc,
+		Listen:          *listen,
+		MarathonListen:  *marathon,
+		Hostname:        *hostname,
+		AdvertiseIP:     *advertiseIP,
+		ElectionTTL:     *electionTTL,
+		State:           sc,
+		Master:          mc,
+		Marathon:        fc,
+		Events:          ec,
+		HTTPCredentials: *credentials,
+		TLSCert:         *tlsCert,
+		TLSKey:          *tlsKey,
 	}, log)
 	if err != nil {
 		return err

@@ -145,10 +145,23 @@ type HealthCheck struct {
 }
 
 // NetworkInfo is one network a container joins and the addresses it got.
+// A task names the networks it joins in its ContainerInfo (none: the host's
+// network); the agent reports them back, with addresses, in the container
+// status of TASK_RUNNING.
 type NetworkInfo struct {
-	Name        string      `json:"name,omitempty"`
-	IPAddresses []IPAddress `json:"ip_addresses,omitempty"`
-	Labels      *Labels     `json:"labels,omitempty"`
+	Name         string        `json:"name,omitempty"`
+	IPAddresses  []IPAddress   `json:"ip_addresses,omitempty"`
+	Labels       *Labels       `json:"labels,omitempty"`
+	PortMappings []PortMapping `json:"port_mappings,omitempty"`
+}
+
+// PortMapping forwards a port of the agent to a port of the container on a
+// container network (Mesos's NetworkInfo.PortMapping; Marathon's
+// portMappings hostPort and containerPort).
+type PortMapping struct {
+	HostPort      uint32 `json:"host_port"`
+	ContainerPort uint32 `json:"container_port"`
+	Protocol      string `json:"protocol,omitempty"` // tcp (default) or udp
 }
 
 // IPAddress is one address of a container.

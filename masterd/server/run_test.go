@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"corral/masterd/leader"
+	"corral/masterd/marathon/events"
+	"corral/masterd/marathon/framework"
 	"corral/masterd/master"
 	"corral/masterd/state"
 	"corral/masterd/state/statetest"
@@ -28,6 +30,8 @@ func testServer(t *testing.T, endpoint string) *Server {
 		ElectionTTL:    time.Second,
 		State:          state.Config{Endpoints: []string{endpoint}, DialTimeout: 2 * time.Second},
 		Master:         mc,
+		Marathon:       framework.DefaultConfig(),
+		Events:         events.DefaultConfig(),
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -12,11 +12,16 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"corral/marathon"
 	"corral/masterd/leader"
+	"corral/masterd/marathon/api"
+	"corral/masterd/marathon/events"
+	"corral/masterd/marathon/framework"
 	"corral/masterd/master"
 	"corral/masterd/mesosapi"
 	"corral/masterd/state"
@@ -33,6 +38,12 @@ type Config struct {
 	ElectionTTL    time.Duration
 	State          state.Config
 	Master         master.Config
+	Marathon       framework.Config
+	Events         events.Config
+	// HTTPCredentials turns on basic auth for the Marathon API
+	// ("user:password"); TLSCert and TLSKey serve it over HTTPS.
+	HTTPCredentials string
+	TLSCert, TLSKey string
 }
 
 // Validate checks the configuration without side effects.
@@ -55,6 +66,18 @@ func (c Config) Validate() error {
 	if err := c.State.Validate(); err != nil {
 		return err
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("invalid --marathon-tls-cert/--marathon-tls-key: give both or neither")
+	}
+	if c.HTTPCredentials != "" && !strings.Contains(c.HTTPCredentials, ":") {
+		return errors.New("invalid --http-credentials, must be user:password")
+	}
+	if err := c.Marathon.Validate(); err != nil {
+		return fmt.Errorf("invalid Marathon configuration: %w", err)
+	}
+	if err := c.Events.Validate(); err != nil {
+		return fmt.Errorf("invalid event stream configuration: %w", err)
+	}
 	m := c.Master
 	m.ID = "validate"
 	return m.Validate()
@@ -66,8 +89,10 @@ type Server struct {
 	log *slog.Logger
 	id  string
 
-	ln      net.Listener
-	current atomic.Pointer[master.Master]
+	ln       net.Listener
+	mln      net.Listener // Marathon API
+	current  atomic.Pointer[master.Master]
+	marathon atomic.Pointer[term]
 
 	mu      sync.Mutex // guards elector
 	elector *leader.Elector
@@ -90,12 +115,20 @@ func (s *Server) Listen() error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.cfg.Listen, err)
 	}
-	s.ln = ln
+	mln, err := net.Listen("tcp", s.cfg.MarathonListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening on %s: %w", s.cfg.MarathonListen, err)
+	}
+	s.ln, s.mln = ln, mln
 	return nil
 }
 
 // Addr returns the bound address of the Mesos API.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// MarathonAddr returns the bound address of the Marathon API.
+func (s *Server) MarathonAddr() net.Addr { return s.mln.Addr() }
 
 // Elector returns the elector once Run has opened the store.
 func (s *Server) Elector() *leader.Elector {
@@ -111,11 +144,7 @@ func (s *Server) self() leader.Info {
 	if ip == "" {
 		ip = guessIP(s.cfg.Hostname, s.ln.Addr().(*net.TCPAddr).IP)
 	}
-	mport := 0
-	if _, p, err := net.SplitHostPort(s.cfg.MarathonListen); err == nil {
-		mport, _ = strconv.Atoi(p)
-	}
-	return leader.Info{ID: s.id, Hostname: s.cfg.Hostname, IP: ip, Port: port, MarathonPort: mport}
+	return leader.Info{ID: s.id, Hostname: s.cfg.Hostname, IP: ip, Port: port, MarathonPort: s.mln.Addr().(*net.TCPAddr).Port}
 }
 
 // Run serves until ctx ends, or until serving fails. It returns once the
@@ -141,10 +170,20 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(s.ln) }()
+	msrv := &http.Server{Handler: s.marathonAPI(el), ReadHeaderTimeout: 10 * time.Second}
+	mserveErr := make(chan error, 1)
+	go func() {
+		if s.cfg.TLSCert != "" {
+			mserveErr <- msrv.ServeTLS(s.mln, s.cfg.TLSCert, s.cfg.TLSKey)
+		} else {
+			mserveErr <- msrv.Serve(s.mln)
+		}
+	}()
 	s.log.Info("masterd listening", "id", s.id, "addr", s.ln.Addr().String(), "pid", self.PID())
 	// Standbys answer 503 while etcd starts or is dialled.
 	etcd, err := state.Open(ctx, s.cfg.State, s.log.With("component", "state"))
 	if err != nil {
+		s.stopServing(msrv, mserveErr)
 		s.stopServing(srv, serveErr)
 		return err
 	}
@@ -165,10 +204,14 @@ func (s *Server) Run(ctx context.Context) error {
 	case err = <-serveErr:
 		err = fmt.Errorf("serving the Mesos API: %w", err)
 		serveErr <- nil // stopServing need not wait for Serve
+	case err = <-mserveErr:
+		err = fmt.Errorf("serving the Marathon API: %w", err)
+		mserveErr <- nil
 	case <-ctx.Done():
 	}
 	cancel()
 	<-runDone
+	s.stopServing(msrv, mserveErr)
 	s.stopServing(srv, serveErr)
 	etcd.Close()
 	return err
@@ -196,14 +239,124 @@ func (s *Server) lead(ctx context.Context, store *state.Store, self leader.Info)
 	if err := m.Recover(ctx); err != nil {
 		return fmt.Errorf("recovering the registry: %w", err)
 	}
+	bus := events.New(s.cfg.Events, s.log.With("component", "events"))
+	defer bus.Close()
+	mcfg := s.cfg.Marathon
+	mcfg.Hostname = self.Hostname
+	fw, err := framework.New(mcfg, store, m, bus, s.log)
+	if err != nil {
+		return err
+	}
+	if err := fw.Load(ctx); err != nil {
+		return err
+	}
+	t := &term{fw: fw, bus: bus}
 	s.current.Store(m)
+	s.marathon.Store(t)
 	defer s.current.Store(nil)
-	// The API stops serving as the leader the moment leadership ends, not
+	defer s.marathon.Store(nil)
+	// The APIs stop serving as the leader the moment leadership ends, not
 	// once the master has finished stepping down (flushing its registry
 	// writes may take a while when etcd is slow or gone).
-	stop := context.AfterFunc(ctx, func() { s.current.CompareAndSwap(m, nil) })
+	stop := context.AfterFunc(ctx, func() {
+		s.current.CompareAndSwap(m, nil)
+		s.marathon.CompareAndSwap(t, nil)
+	})
 	defer stop()
+	fwDone := make(chan struct{})
+	go func() {
+		defer close(fwDone)
+		_ = fw.Run(ctx)
+	}()
+	defer func() { <-fwDone }()
 	return m.Run(ctx)
+}
+
+// term is the Marathon framework of one leadership term.
+type term struct {
+	fw  *framework.Framework
+	bus *events.Bus
+}
+
+// marathonAPI is the Marathon v2 API: served by the framework while this
+// master leads, forwarded to the leader otherwise.
+func (s *Server) marathonAPI(el *lazyElector) http.Handler {
+	cfg := api.DefaultConfig()
+	cfg.Credentials = s.cfg.HTTPCredentials
+	cfg.EventStream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if t := s.marathon.Load(); t != nil {
+			t.bus.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, `{"message":"Could not determine the current leader"}`, http.StatusServiceUnavailable)
+	})
+	cfg.Info = func() marathon.Info { return s.marathonInfo() }
+	return api.New(cfg, &leadership{s: s, el: el}, s.log.With("component", "marathon-api"))
+}
+
+// leadership answers the API's questions about the election.
+type leadership struct {
+	s  *Server
+	el *lazyElector
+}
+
+func (l *leadership) Leader() (string, bool) {
+	info, ok := l.el.Leader()
+	if !ok || info.MarathonPort == 0 {
+		return "", false
+	}
+	return net.JoinHostPort(info.IP, strconv.Itoa(info.MarathonPort)), true
+}
+
+func (l *leadership) Backend() api.Backend {
+	if t := l.s.marathon.Load(); t != nil {
+		return t.fw
+	}
+	return nil
+}
+
+func (l *leadership) Abdicate() error {
+	if e := l.s.Elector(); e != nil && e.Abdicate() {
+		return nil
+	}
+	return errors.New("this master does not lead")
+}
+
+// marathonInfo is /v2/info's configuration part.
+func (s *Server) marathonInfo() marathon.Info {
+	mc := s.cfg.Marathon
+	port := s.mln.Addr().(*net.TCPAddr).Port
+	info := marathon.Info{Name: "marathon", Version: "1.10.0-corral", Buildref: "corral"}
+	info.MarathonConfig = marathon.MarathonConfig{
+		Checkpoint:             true,
+		DeclineOfferDuration:   mc.DeclineRefuse.Milliseconds(),
+		Executor:               "//cmd",
+		FailoverTimeout:        int64(mc.FailoverTimeout.Seconds()),
+		Features:               []string{},
+		FrameworkName:          mc.Name,
+		HA:                     true,
+		Hostname:               s.cfg.Hostname,
+		LocalPortMin:           int(mc.ServicePorts.Min),
+		LocalPortMax:           int(mc.ServicePorts.Max),
+		Master:                 s.ln.Addr().String(),
+		MaxInstancesPerOffer:   mc.MaxInstancesPerOffer,
+		MesosBridgeName:        mc.BridgeNetwork,
+		MesosRole:              "*",
+		MesosUser:              mc.User,
+		ReconciliationInterval: mc.ReconcileInterval.Milliseconds(),
+		TaskLaunchTimeout:      mc.TaskLaunchTimeout.Milliseconds(),
+	}
+	store := s.cfg.State.Endpoints
+	if len(store) == 0 {
+		store = []string{s.cfg.State.ClientURL}
+	}
+	info.ZooKeeperConfig = marathon.ZooKeeperConfig{ZK: "etcd: " + strings.Join(store, ",")}
+	if s.cfg.TLSCert != "" {
+		info.HTTPConfig.HTTPSPort = port
+	} else {
+		info.HTTPConfig.HTTPPort = port
+	}
+	return info
 }
 
 // lazyElector answers "no leader" until the store is open.

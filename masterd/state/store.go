@@ -109,3 +109,46 @@ func (c Collection[T]) List(ctx context.Context) (map[string]T, error) {
 	}
 	return out, nil
 }
+
+// Apply commits ops in one transaction, fenced as every write of s.
+func (s *Store) Apply(ctx context.Context, ops ...clientv3.Op) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := s.commit(ctx, ops...); err != nil {
+		return fmt.Errorf("writing %d records: %w", len(ops), err)
+	}
+	return nil
+}
+
+// PutOp returns the operation that stores v under id, for Store.Apply.
+func (c Collection[T]) PutOp(id string, v T) (clientv3.Op, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return clientv3.Op{}, fmt.Errorf("encoding %s%s: %w", c.prefix, id, err)
+	}
+	return clientv3.OpPut(c.prefix+id, string(b)), nil
+}
+
+// DeleteOp returns the operation that removes id, for Store.Apply.
+func (c Collection[T]) DeleteOp(id string) clientv3.Op { return clientv3.OpDelete(c.prefix + id) }
+
+// DeletePrefixOp returns the operation that removes every id starting with
+// prefix, for Store.Apply.
+func (c Collection[T]) DeletePrefixOp(prefix string) clientv3.Op {
+	return clientv3.OpDelete(c.prefix+prefix, clientv3.WithPrefix())
+}
+
+// Keys lists the ids that start with prefix, in key order, without reading
+// their records.
+func (c Collection[T]) Keys(ctx context.Context, prefix string) ([]string, error) {
+	resp, err := c.store.cli.Get(ctx, c.prefix+prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, fmt.Errorf("listing %s%s: %w", c.prefix, prefix, err)
+	}
+	out := make([]string, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		out[i] = string(kv.Key)[len(c.prefix):]
+	}
+	return out, nil
+}

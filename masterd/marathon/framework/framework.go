@@ -1,0 +1,363 @@
+// Package framework is the built-in Marathon framework of the leading
+// masterd: it keeps the root group of app definitions, turns changes into
+// deployments, launches instances on the master's offers, relaunches failed
+// ones with backoff, kills surplus ones and carries rolling upgrades through,
+// gated on health. It talks to the master through the Mesos v1 scheduler
+// calls and events, in process, and persists what Marathon persists in etcd
+// (apps and their versions, groups, deployments, instances).
+package framework
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"corral/marathon"
+	"corral/masterd/marathon/events"
+	"corral/masterd/marathon/match"
+	"corral/masterd/marathon/model"
+	"corral/masterd/state"
+	"corral/mesos"
+)
+
+// Mesos is the master as a framework sees it; *master.Master satisfies it.
+type Mesos interface {
+	Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-chan mesos.Event, error)
+	Call(ctx context.Context, call mesos.Call) error
+}
+
+// Config tunes the framework. Defaults follow Marathon's flags.
+type Config struct {
+	Name            string        // --framework_name: marathon
+	User            string        // --mesos_user: tasks' user when the app names none ("" = the agent's)
+	Hostname        string        // this master's hostname, in the framework info
+	WebuiURL        string        // this master's Marathon URL
+	FailoverTimeout time.Duration // --failover_timeout: one week
+	ServicePorts    match.ServicePorts
+	// DeclineRefuse is how long declined offers stay away when no app
+	// needs them (Marathon's --decline_offer_duration, 120 s).
+	DeclineRefuse time.Duration
+	// ReconcileInterval is how often every task is reconciled with the
+	// master (--reconciliation_interval, 10 min).
+	ReconcileInterval time.Duration
+	// TaskLaunchTimeout is how long a task may stay staged before it is
+	// killed and replaced (--task_launch_timeout, 5 min).
+	TaskLaunchTimeout time.Duration
+	// Tick is how often timers (backoff, timeouts, deployment progress)
+	// are checked besides every event.
+	Tick time.Duration
+	// BridgeNetwork is the Mesos network name of container/bridge
+	// (--mesos_bridge_name).
+	BridgeNetwork string
+	// MaxInstancesPerOffer caps launches from one offer
+	// (--max_instances_per_offer, 100 in recent Marathon).
+	MaxInstancesPerOffer int
+}
+
+// DefaultConfig returns Marathon's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Name:                 "marathon",
+		FailoverTimeout:      7 * 24 * time.Hour,
+		ServicePorts:         match.DefaultServicePorts(),
+		DeclineRefuse:        120 * time.Second,
+		ReconcileInterval:    10 * time.Minute,
+		TaskLaunchTimeout:    5 * time.Minute,
+		Tick:                 200 * time.Millisecond,
+		BridgeNetwork:        "mesos-bridge",
+		MaxInstancesPerOffer: 100,
+	}
+}
+
+// Validate checks the configuration.
+func (c Config) Validate() error {
+	switch {
+	case c.Name == "":
+		return errors.New("invalid framework name: empty")
+	case c.DeclineRefuse < 0:
+		return fmt.Errorf("invalid decline refuse duration %v, must be >= 0", c.DeclineRefuse)
+	case c.ReconcileInterval <= 0:
+		return fmt.Errorf("invalid reconcile interval %v, must be > 0", c.ReconcileInterval)
+	case c.TaskLaunchTimeout <= 0:
+		return fmt.Errorf("invalid task launch timeout %v, must be > 0", c.TaskLaunchTimeout)
+	case c.Tick <= 0:
+		return fmt.Errorf("invalid tick %v, must be > 0", c.Tick)
+	case c.BridgeNetwork == "":
+		return errors.New("invalid bridge network name: empty")
+	case c.MaxInstancesPerOffer < 1:
+		return fmt.Errorf("invalid max instances per offer %d, must be >= 1", c.MaxInstancesPerOffer)
+	}
+	return c.ServicePorts.Validate()
+}
+
+// Framework is the Marathon framework of one leadership term. Its methods
+// are safe for concurrent use.
+type Framework struct {
+	cfg   Config
+	log   *slog.Logger
+	mesos Mesos
+	rec   records
+	bus   *events.Bus
+	now   func() time.Time
+
+	kick chan struct{} // wakes the loop; capacity 1
+
+	mu          sync.Mutex // guards everything below
+	ready       bool       // loaded from etcd
+	meta        frameworkMeta
+	root        model.Root
+	instances   map[string]*instance // by task ID
+	apps        map[string]*appRuntime
+	deployments []*deployment // running, oldest first
+	seq         int64         // last deployment sequence number
+	suppressed  bool
+	subscribed  bool
+	view        *model.View // cached; nil when stale
+	rnd         *rand.Rand
+	calls       []mesos.Call // made under mu, sent after it is released
+}
+
+// appRuntime is what the framework remembers of an app besides its
+// definition and instances; not persisted (as in Marathon).
+type appRuntime struct {
+	delayUntil  time.Time     // no launches before
+	delay       time.Duration // current backoff
+	lastFailure *marathon.TaskFailure
+	since       time.Time // queued since
+	offers      int       // offers processed while queued
+	unused      int
+	lastReason  string
+}
+
+// New returns a framework persisting through store (the leader's fenced
+// store) and publishing to bus.
+func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Logger) (*Framework, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Framework{
+		cfg:       cfg,
+		log:       log.With("component", "marathon"),
+		mesos:     m,
+		rec:       newRecords(store),
+		bus:       bus,
+		now:       time.Now,
+		kick:      make(chan struct{}, 1),
+		instances: map[string]*instance{},
+		apps:      map[string]*appRuntime{},
+		rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x636f7272616c)),
+	}, nil
+}
+
+// Load reads the framework's state from etcd. Run calls it; the API may
+// serve once it returned.
+func (f *Framework) Load(ctx context.Context) error {
+	l, err := f.rec.load(ctx)
+	if err != nil {
+		return fmt.Errorf("loading marathon state: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.meta, f.root, f.deployments, f.instances = l.meta, l.root, l.deployments, l.instances
+	for _, d := range f.deployments {
+		f.seq = max(f.seq, d.Seq)
+	}
+	f.ready = true
+	f.view = nil
+	return nil
+}
+
+// Run subscribes to the master and schedules until ctx ends.
+func (f *Framework) Run(ctx context.Context) error {
+	f.mu.Lock()
+	ready := f.ready
+	f.mu.Unlock()
+	if !ready {
+		if err := f.Load(ctx); err != nil {
+			return err
+		}
+	}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := f.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		f.log.Warn("scheduler session ended, subscribing again", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	return nil
+}
+
+// session is one subscription to the master.
+func (f *Framework) session(ctx context.Context) error {
+	f.mu.Lock()
+	info := mesos.FrameworkInfo{
+		ID:              f.meta.FrameworkID,
+		Name:            f.cfg.Name,
+		User:            f.cfg.User,
+		Role:            match.DefaultRole,
+		Hostname:        f.cfg.Hostname,
+		WebuiURL:        f.cfg.WebuiURL,
+		FailoverTimeout: f.cfg.FailoverTimeout.Seconds(),
+		Checkpoint:      true,
+	}
+	f.mu.Unlock()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	evs, err := f.mesos.Subscribe(sctx, info)
+	if err != nil {
+		return fmt.Errorf("subscribing: %w", err)
+	}
+	defer func() {
+		f.mu.Lock()
+		f.subscribed = false
+		f.mu.Unlock()
+	}()
+	tick := time.NewTicker(f.cfg.Tick)
+	defer tick.Stop()
+	reconcile := time.NewTicker(f.cfg.ReconcileInterval)
+	defer reconcile.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case ev, ok := <-evs:
+			if !ok {
+				return errors.New("the master closed the event stream")
+			}
+			if err := f.handle(ctx, ev); err != nil {
+				return err
+			}
+		case <-tick.C:
+			f.step(ctx)
+		case <-f.kick:
+			f.step(ctx)
+		case <-reconcile.C:
+			f.reconcile(ctx, false)
+		}
+	}
+}
+
+// handle processes one event from the master.
+func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
+	switch ev.Type {
+	case mesos.EventTypeSubscribed:
+		if err := f.subscribedAs(ctx, ev.Subscribed.FrameworkID); err != nil {
+			return err
+		}
+		f.reconcile(ctx, true)
+		f.step(ctx)
+	case mesos.EventTypeOffers:
+		f.offers(ctx, ev.Offers)
+	case mesos.EventTypeUpdate:
+		f.update(ctx, *ev.Update)
+		f.step(ctx)
+	case mesos.EventTypeError:
+		return fmt.Errorf("the master reported an error: %s", ev.Error.Message)
+	}
+	return nil
+}
+
+func (f *Framework) subscribedAs(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subscribed = true
+	f.suppressed = false
+	if f.meta.FrameworkID == id {
+		return nil
+	}
+	f.meta.FrameworkID = id
+	if err := f.rec.meta.Put(ctx, "marathon", f.meta); err != nil {
+		return fmt.Errorf("storing the framework ID: %w", err)
+	}
+	f.log.Info("subscribed", "framework", id)
+	return nil
+}
+
+// reconcile asks the master for the state of every known task (explicit),
+// and, unless first, for every task the master knows (implicit).
+func (f *Framework) reconcile(ctx context.Context, explicitOnly bool) {
+	f.mu.Lock()
+	var tasks []mesos.ReconcileTask
+	for _, in := range f.instances {
+		tasks = append(tasks, mesos.ReconcileTask{TaskID: in.TaskID, AgentID: in.AgentID})
+	}
+	id := f.meta.FrameworkID
+	f.mu.Unlock()
+	if len(tasks) > 0 {
+		f.call(ctx, mesos.Call{FrameworkID: id, Type: mesos.CallReconcile, Reconcile: &mesos.CallReconcileArgs{Tasks: tasks}})
+	}
+	if !explicitOnly {
+		f.call(ctx, mesos.Call{FrameworkID: id, Type: mesos.CallReconcile, Reconcile: &mesos.CallReconcileArgs{}})
+	}
+}
+
+// call sends one call; failures are logged (the state converges on the
+// next tick or reconciliation).
+func (f *Framework) call(ctx context.Context, c mesos.Call) {
+	if err := f.mesos.Call(ctx, c); err != nil && ctx.Err() == nil {
+		f.log.Warn("scheduler call failed", "type", c.Type, "err", err)
+	}
+}
+
+// flush sends the calls made under mu. Callers hold no lock.
+func (f *Framework) flush(ctx context.Context) {
+	f.mu.Lock()
+	calls := f.calls
+	f.calls = nil
+	f.mu.Unlock()
+	for _, c := range calls {
+		f.call(ctx, c)
+	}
+}
+
+// queueCall adds a call to send after mu is released. Callers hold mu.
+func (f *Framework) queueCall(c mesos.Call) {
+	c.FrameworkID = f.meta.FrameworkID
+	f.calls = append(f.calls, c)
+}
+
+// wake makes the loop step soon.
+func (f *Framework) wake() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// changed marks the view stale. Callers hold mu.
+func (f *Framework) changed() { f.view = nil }
+
+// runtime returns the runtime record of an app, creating it. Callers hold mu.
+func (f *Framework) runtime(appID string) *appRuntime {
+	r := f.apps[appID]
+	if r == nil {
+		r = &appRuntime{}
+		f.apps[appID] = r
+	}
+	return r
+}
+
+// publish sends an event to the bus.
+func (f *Framework) publish(e marathon.Event) {
+	if f.bus != nil {
+		f.bus.Publish(e)
+	}
+}
+
+// FrameworkID returns the framework's Mesos ID, empty before the first
+// subscription.
+func (f *Framework) FrameworkID() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.meta.FrameworkID
+}

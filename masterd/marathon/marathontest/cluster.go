@@ -1,0 +1,257 @@
+// Package marathontest runs a real single-node cluster for tests and
+// benchmarks of the Marathon API: the masterd and agentd binaries, built
+// from this tree, with masterd's embedded etcd and agentd's containers, all
+// on loopback.
+package marathontest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"corral/agentd/shim"
+	"corral/marathon"
+	"corral/masterd/state/statetest"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// Binaries builds masterd and agentd once per test binary and returns the
+// directory holding them.
+func Binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "corral-bin")
+		if buildErr != nil {
+			return
+		}
+		for _, d := range []string{"masterd", "agentd"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, d), "corral/"+d).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v\n%s", d, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// Options shape the cluster.
+type Options struct {
+	Isolation  string   // agentd --isolation; default linux as root, posix otherwise
+	Resources  string   // agentd --resources
+	MasterArgs []string // extra masterd flags
+	AgentArgs  []string // extra agentd flags
+}
+
+// Cluster is a running masterd and agentd.
+type Cluster struct {
+	t        testing.TB
+	Dir      string
+	Marathon string // http://127.0.0.1:port of the Marathon API
+	Mesos    string // http://127.0.0.1:port of the Mesos API
+	procs    []*exec.Cmd
+	agentDir string
+}
+
+// Start runs a cluster until the test ends and waits for the agent to
+// register.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	bin := Binaries(t)
+	if o.Isolation == "" {
+		o.Isolation = "posix"
+		if os.Geteuid() == 0 {
+			o.Isolation = "linux"
+		}
+	}
+	if o.Resources == "" {
+		o.Resources = "cpus:8;mem:4096;disk:4000;ports:[31000-32000]"
+	}
+	c := &Cluster{t: t, Dir: t.TempDir()}
+	mesosPort, marathonPort := statetest.FreePort(t), statetest.FreePort(t)
+	c.Mesos = "http://127.0.0.1:" + strconv.Itoa(mesosPort)
+	c.Marathon = "http://127.0.0.1:" + strconv.Itoa(marathonPort)
+	margs := append([]string{
+		"--work-dir", filepath.Join(c.Dir, "master"),
+		"--listen", "127.0.0.1:" + strconv.Itoa(mesosPort),
+		"--marathon-listen", "127.0.0.1:" + strconv.Itoa(marathonPort),
+		"--etcd-listen-client", "http://127.0.0.1:" + strconv.Itoa(statetest.FreePort(t)),
+		"--etcd-listen-peer", "http://127.0.0.1:" + strconv.Itoa(statetest.FreePort(t)),
+		"--hostname", "127.0.0.1", "--advertise-ip", "127.0.0.1",
+		"--allocation-interval", "100ms", "--election-ttl", "2s", "--log-level", "debug",
+	}, o.MasterArgs...)
+	c.start(filepath.Join(bin, "masterd"), margs, "masterd.log")
+	c.agentDir = filepath.Join(c.Dir, "agent")
+	aargs := append([]string{
+		"--master", "127.0.0.1:" + strconv.Itoa(mesosPort), "--work-dir", c.agentDir,
+		"--listen", "127.0.0.1:0", "--isolation", o.Isolation, "--hostname", "127.0.0.1",
+		"--advertise-ip", "127.0.0.1", "--resources", o.Resources,
+		"--registration-backoff", "50ms", "--log-level", "debug",
+	}, o.AgentArgs...)
+	os.MkdirAll(c.agentDir, 0o755)
+	c.start(filepath.Join(bin, "agentd"), aargs, "agentd.log")
+	t.Cleanup(c.stop)
+	c.WaitFor(30*time.Second, "the agent to register", func() bool {
+		var st struct {
+			Slaves []struct {
+				Active bool `json:"active"`
+			} `json:"slaves"`
+		}
+		return c.getJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
+	})
+	c.WaitFor(30*time.Second, "the Marathon API", func() bool {
+		resp, err := http.Get(c.Marathon + "/v2/info")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return c
+}
+
+func (c *Cluster) start(bin string, args []string, logName string) {
+	cmd := exec.Command(bin, args...)
+	log, err := os.Create(filepath.Join(c.Dir, logName))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs = append(c.procs, cmd)
+}
+
+// stop ends the daemons and every task the agent left running; on failure
+// it prints the daemons' logs' tails.
+func (c *Cluster) stop() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		if p := c.procs[i]; p.ProcessState == nil {
+			p.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				p.Process.Kill()
+				<-done
+			}
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(c.agentDir, "tasks", "*", "run"))
+	for _, d := range dirs {
+		if p, ok, _ := shim.ReadPid(d); ok && p.Alive() {
+			shim.RequestKill(d, p, 0)
+			for i := 0; i < 500 && p.Alive(); i++ {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	if c.t.Failed() {
+		for _, name := range []string{"masterd.log", "agentd.log"} {
+			b, _ := os.ReadFile(filepath.Join(c.Dir, name))
+			lines := strings.Split(string(b), "\n")
+			c.t.Logf("last lines of %s:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	}
+}
+
+// WaitFor polls cond every 50 ms until it holds or fails the test.
+func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (c *Cluster) getJSON(url string, v any) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// App returns GET /v2/apps/{id} with its embeds, or false when it fails.
+func (c *Cluster) App(id string) (marathon.AppInfo, bool) {
+	var v marathon.AppSingle
+	if err := c.getJSON(c.Marathon+"/v2/apps"+id, &v); err != nil {
+		return marathon.AppInfo{}, false
+	}
+	return v.App, true
+}
+
+// Event is one event of /v2/events.
+type Event struct {
+	Type string
+	Data json.RawMessage
+	At   time.Time
+}
+
+// Events follows /v2/events until the test ends; the returned function
+// returns the events so far.
+func (c *Cluster) Events() func() []Event {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET /v2/events: %s", resp.Status)
+	}
+	var mu sync.Mutex
+	var evs []Event
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 16<<20)
+		var typ string
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event:"):
+				typ = strings.TrimSpace(line[len("event:"):])
+			case strings.HasPrefix(line, "data:"):
+				mu.Lock()
+				evs = append(evs, Event{Type: typ, Data: json.RawMessage(strings.TrimSpace(line[len("data:"):])), At: time.Now()})
+				mu.Unlock()
+			}
+		}
+	}()
+	c.t.Cleanup(func() { resp.Body.Close(); <-done })
+	return func() []Event {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]Event(nil), evs...)
+	}
+}
