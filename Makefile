@@ -11,7 +11,8 @@ DAEMONS   := masterd agentd
 TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
-             ./cni/ipam/... ./cni/etcdipam/...
+             ./cni/ipam/... ./cni/etcdipam/... \
+             ./masterd/marathon/events/... ./masterd/marathon/api/... ./masterd/marathon/plan/...
 # Debian packages the tests need; later parts (agentd, routerd) add to this.
 DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins
 RUN_DIR   ?= $(CURDIR)/.run

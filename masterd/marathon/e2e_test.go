@@ -53,7 +53,7 @@ func webApp(version string, instances int) map[string]any {
 		"mem":             32,
 		"portDefinitions": []map[string]any{{"port": 0, "name": "http"}},
 		"healthChecks": []map[string]any{{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
-			"gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 3}},
+			"delaySeconds": 0, "gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 3}},
 		"upgradeStrategy":            map[string]any{"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
 		"taskKillGracePeriodSeconds": 1,
 		"backoffSeconds":             1,
@@ -138,7 +138,10 @@ func TestAppLifecycleEndToEnd(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("POST /v2/apps: %d %s", status, body)
 	}
+	start := time.Now()
+	stage := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	app := settled(t, c, 3, "v1")
+	stage("3 instances healthy")
 	for _, task := range app.Tasks {
 		if p := task.Ports[0]; p < 31000 || p > 32000 {
 			t.Errorf("task %s on port %d, want one in [31000, 32000]", task.ID, p)
@@ -157,6 +160,7 @@ func TestAppLifecycleEndToEnd(t *testing.T) {
 		t.Fatalf("PUT /v2/apps/web: %d %s", status, body)
 	}
 	app = settled(t, c, 3, "v2")
+	stage("rolling upgrade done")
 	if app.PortDefinitions[0].Port != servicePort {
 		t.Errorf("service port moved from %d to %d on update", servicePort, app.PortDefinitions[0].Port)
 	}
@@ -181,6 +185,7 @@ func TestAppLifecycleEndToEnd(t *testing.T) {
 			t.Fatalf("PUT instances %d: %d %s", n, status, body)
 		}
 		app = settled(t, c, n, "v2")
+		stage(fmt.Sprintf("scaled to %d", n))
 	}
 
 	// A killed task is replaced.
@@ -193,6 +198,7 @@ func TestAppLifecycleEndToEnd(t *testing.T) {
 		a, ok := c.App("/web")
 		return ok && len(a.Tasks) == 1 && a.Tasks[0].ID != killed && a.Counts.Healthy == 1
 	})
+	stage("killed task replaced")
 
 	// Delete: every task ends and app_terminated_event arrives.
 	status, body = call(t, c, http.MethodDelete, "/v2/apps/web", nil)

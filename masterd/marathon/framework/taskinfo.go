@@ -175,15 +175,31 @@ func healthCheck(app *marathon.App, hc marathon.HealthCheck, hostPorts []int) *m
 		HTTPPath:            hc.Path,
 	}
 	switch hc.Protocol {
-	case marathon.HealthHTTP, marathon.HealthHTTPS, marathon.HealthMesosHTTP, marathon.HealthMesosHTTPS:
+	case marathon.HealthHTTP, marathon.HealthHTTPS, marathon.HealthTCP:
+		// Marathon runs these itself, from the first interval on: it has
+		// no use for delaySeconds, which only Mesos-level checks honour.
+		c.DelaySeconds = 0
 		c.Type = "HTTP"
-	case marathon.HealthTCP, marathon.HealthMesosTCP:
+		if hc.Protocol == marathon.HealthTCP {
+			c.Type = "TCP"
+		}
+	case marathon.HealthMesosHTTP, marathon.HealthMesosHTTPS:
+		c.Type = "HTTP"
+	case marathon.HealthMesosTCP:
 		c.Type = "TCP"
 	case marathon.HealthCommand:
 		c.Type = "COMMAND"
 		if hc.Command != nil {
 			c.Command = &mesos.CommandInfo{Value: hc.Command.Value}
 		}
+	}
+	// The agent reads an absent (zero) delay or grace period as Mesos's
+	// default; an app that asks for none gets the shortest one instead.
+	if c.DelaySeconds == 0 {
+		c.DelaySeconds = minSeconds
+	}
+	if c.GracePeriodSeconds == 0 {
+		c.GracePeriodSeconds = minSeconds
 	}
 	switch {
 	case hc.Port != nil:
@@ -195,6 +211,9 @@ func healthCheck(app *marathon.App, hc marathon.HealthCheck, hostPorts []int) *m
 	}
 	return c
 }
+
+// minSeconds stands for zero seconds in the agent's health check fields.
+const minSeconds = 0.001
 
 func labels(m map[string]string) *mesos.Labels {
 	keys := make([]string, 0, len(m))
