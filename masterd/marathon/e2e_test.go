@@ -54,6 +54,8 @@ func webApp(version string, instances int) map[string]any {
 		"portDefinitions": []map[string]any{{"port": 0, "name": "http"}},
 		"healthChecks": []map[string]any{{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0,
 			"delaySeconds": 0, "gracePeriodSeconds": 10, "intervalSeconds": 1, "timeoutSeconds": 1, "maxConsecutiveFailures": 3}},
+		"readinessChecks": []map[string]any{{"name": "served", "protocol": "HTTP", "path": "/index.html", "portName": "http",
+			"intervalSeconds": 2, "timeoutSeconds": 1, "httpStatusCodesForReady": []int{200}}},
 		"upgradeStrategy":            map[string]any{"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.5},
 		"taskKillGracePeriodSeconds": 1,
 		"backoffSeconds":             1,
@@ -142,6 +144,14 @@ func TestAppLifecycleEndToEnd(t *testing.T) {
 	stage := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
 	app := settled(t, c, 3, "v1")
 	stage("3 instances healthy")
+	if len(app.ReadinessCheckResults) != 3 {
+		t.Errorf("readinessCheckResults %+v, want one ready result per task", app.ReadinessCheckResults)
+	}
+	for _, r := range app.ReadinessCheckResults {
+		if !r.Ready || r.Name != "served" {
+			t.Errorf("readiness result %+v, want ready", r)
+		}
+	}
 	for _, task := range app.Tasks {
 		if p := task.Ports[0]; p < 31000 || p > 32000 {
 			t.Errorf("task %s on port %d, want one in [31000, 32000]", task.ID, p)

@@ -291,6 +291,9 @@ func (s *Server) marathonAPI(el *lazyElector) http.Handler {
 		http.Error(w, `{"message":"Could not determine the current leader"}`, http.StatusServiceUnavailable)
 	})
 	cfg.Info = func() marathon.Info { return s.marathonInfo() }
+	cfg.Normalization = marathon.Options{BridgeName: s.cfg.Marathon.BridgeNetwork}
+	self := s.self()
+	cfg.Self = net.JoinHostPort(self.IP, strconv.Itoa(self.MarathonPort))
 	return api.New(cfg, &leadership{s: s, el: el}, s.log.With("component", "marathon-api"))
 }
 

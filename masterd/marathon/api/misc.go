@@ -84,7 +84,7 @@ func (s *server) leader(w http.ResponseWriter, r *http.Request) {
 	noCache(w)
 	addr, ok := s.lead.Leader()
 	if !ok {
-		writeJSON(w, http.StatusNotFound, marathon.Message{Message: msgThereIsNoLead})
+		writeJSON(w, http.StatusNotFound, marathon.Message{Message: msgThereIsNoLeader})
 		return
 	}
 	writeJSON(w, http.StatusOK, marathon.LeaderInfo{Leader: addr})
@@ -94,7 +94,7 @@ func (s *server) leader(w http.ResponseWriter, r *http.Request) {
 func (s *server) abdicate(w http.ResponseWriter, r *http.Request, b Backend) error {
 	if err := s.lead.Abdicate(); err != nil {
 		if s.lead.Backend() == nil {
-			return notFound(msgThereIsNoLead)
+			return notFound(msgThereIsNoLeader)
 		}
 		return fmt.Errorf("abdicating: %w", err)
 	}

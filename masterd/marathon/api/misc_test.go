@@ -125,3 +125,9 @@ func TestEventsLocal(t *testing.T) {
 	h, _ = leading(t, newFakeBackend())
 	expectError(t, do(t, h, "GET", "/v2/events", ""), http.StatusNotFound, `{"message": "HTTP 404 Not Found"}`)
 }
+
+func TestBodyLimit(t *testing.T) {
+	h, _ := leading(t, newFakeBackend(), func(c *Config) { c.MaxBodyBytes = 16 })
+	expectError(t, do(t, h, "POST", "/v2/apps", `{"id": "/web", "cmd": "a long command"}`), http.StatusRequestEntityTooLarge,
+		`{"message": "Request body too large"}`)
+}

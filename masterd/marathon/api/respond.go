@@ -15,17 +15,17 @@ import (
 
 // Messages of errors the API writes itself.
 const (
-	msgNoLeader      = "Could not determine the current leader"
-	msgLostLeader    = "Leadership lost while handling the request, try again"
-	msgScaleAndWipe  = "You cannot use scale and wipe at the same time."
-	msgVersionAlone  = "The 'version' field may only be combined with the 'id' field."
-	msgBodyTooLarge  = "Request body too large"
-	msgProxyLoop     = "Detected proxying loop."
-	msgProxyRefused  = "Connection to leader refused."
-	msgProxyTimeout  = "Connection to leader timed out."
-	msgProxyFailed   = "Failed to successfully establish a connection to the leader."
-	msgAbdicated     = "Leadership abdicated"
-	msgThereIsNoLead = "There is no leader"
+	msgNoLeader        = "Could not determine the current leader"
+	msgLostLeader      = "Leadership lost while handling the request, try again"
+	msgScaleAndWipe    = "You cannot use scale and wipe at the same time."
+	msgVersionAlone    = "The 'version' field may only be combined with the 'id' field."
+	msgBodyTooLarge    = "Request body too large"
+	msgProxyLoop       = "Detected proxying loop."
+	msgProxyRefused    = "Connection to leader refused."
+	msgProxyTimeout    = "Connection to leader timed out."
+	msgProxyFailed     = "Failed to successfully establish a connection to the leader."
+	msgAbdicated       = "Leadership abdicated"
+	msgThereIsNoLeader = "There is no leader"
 )
 
 // writeJSON writes v as the response with the given status.

@@ -105,6 +105,7 @@ type Framework struct {
 	now   func() time.Time
 
 	kick chan struct{} // wakes the loop; capacity 1
+	wg   sync.WaitGroup // readiness checks; Run waits for them
 
 	mu          sync.Mutex // guards everything below
 	ready       bool       // loaded from etcd
@@ -181,6 +182,7 @@ func (f *Framework) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	defer f.wg.Wait()
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := f.session(ctx)

@@ -35,6 +35,8 @@ type instance struct {
 	LastFailure  time.Time `json:"-"`
 	FailureCause string    `json:"-"`
 	KillSent     time.Time `json:"-"` // when the last KILL went out
+
+	readiness []marathon.ReadinessCheckResult // nil until checks start
 }
 
 // instanceID is Marathon's instance ID for a task ID <app>.<uuid>.
@@ -59,9 +61,12 @@ func (in *instance) active() bool {
 func (in *instance) running() bool { return in.State == mesos.TaskRunning }
 
 // healthyFor reports whether the instance counts as healthy capacity for
-// app: running, and healthy when the app has health checks.
+// app: running, ready, and healthy when the app has health checks.
 func (in *instance) healthyFor(app *marathon.App) bool {
 	if !in.running() {
+		return false
+	}
+	if !in.ready(app) {
 		return false
 	}
 	if app == nil || len(app.HealthChecks) == 0 {

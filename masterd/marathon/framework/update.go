@@ -50,6 +50,9 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		in.IPs = ips
 		persist = true
 	}
+	if st.State == mesos.TaskRunning && hasApp && configVersion(&app) == in.Config {
+		f.startReadiness(ctx, in, &app)
+	}
 	if st.Healthy != nil && !terminal(st.State) {
 		f.health(in, *st.Healthy, st.Message, now, &app)
 	}

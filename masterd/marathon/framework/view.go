@@ -47,6 +47,7 @@ func (f *Framework) buildView() *model.View {
 		}
 		app := f.root.Apps[in.AppID]
 		st.Tasks = append(st.Tasks, in.task(&app))
+		st.Readiness = append(st.Readiness, in.readiness...)
 		switch in.State {
 		case mesos.TaskStaging, mesos.TaskStarting:
 			st.Counts.Staged++
@@ -62,7 +63,13 @@ func (f *Framework) buildView() *model.View {
 		}
 	}
 	for _, d := range f.deployments {
-		v.Deployments = append(v.Deployments, d.info())
+		info := d.info()
+		for i := range info.CurrentActions {
+			if st := v.Apps[info.CurrentActions[i].App]; st != nil {
+				info.CurrentActions[i].ReadinessCheckResults = st.Readiness
+			}
+		}
+		v.Deployments = append(v.Deployments, info)
 		for _, id := range d.Affected {
 			if st := v.Apps[id]; st != nil {
 				st.Deployments = append(st.Deployments, marathon.DeploymentRef{ID: d.ID})
