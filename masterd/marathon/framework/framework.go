@@ -104,7 +104,7 @@ type Framework struct {
 	bus   *events.Bus
 	now   func() time.Time
 
-	kick chan struct{} // wakes the loop; capacity 1
+	kick chan struct{}  // wakes the loop; capacity 1
 	wg   sync.WaitGroup // readiness checks; Run waits for them
 
 	mu          sync.Mutex // guards everything below
