@@ -51,6 +51,7 @@ type agentProc struct {
 	cmd     *exec.Cmd
 	args    []string
 	workDir string
+	netns   string // path of the network namespace agentd runs in; "" the test's own
 }
 
 func startAgent(t *testing.T, m *mastertest.Master, isolation, workDir string) *agentProc {
@@ -74,7 +75,11 @@ func (a *agentProc) start() {
 		log, _ = os.Create(filepath.Join(a.workDir, "agentd.log"))
 	}
 	a.cmd.Stdout, a.cmd.Stderr = log, log
-	if err := a.cmd.Start(); err != nil {
+	start := a.cmd.Start
+	if a.netns != "" {
+		start = func() error { return startInNetns(a.netns, a.cmd) }
+	}
+	if err := start(); err != nil {
 		a.t.Fatal(err)
 	}
 }

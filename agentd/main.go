@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
@@ -20,6 +22,7 @@ import (
 	"corral/agentd/agent"
 	"corral/agentd/fetch"
 	"corral/agentd/image"
+	"corral/agentd/network"
 	"corral/agentd/resources"
 	"corral/agentd/shim"
 	"corral/agentd/status"
@@ -67,6 +70,14 @@ func run() error {
 		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
 		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute)")
+
+		bridgeNet    = flag.String("bridge-network-name", network.DefaultBridgeNetwork, "network name that means container/bridge (Marathon's); other names are CNI networks")
+		bridgeName   = flag.String("bridge-name", network.DefaultBridgeName, "Linux bridge of container/bridge tasks")
+		bridgeSubnet = flag.String("bridge-subnet", network.DefaultBridgeSubnet.String(), "IPv4 subnet of the bridge; its first address is the gateway on the bridge")
+		cniConfDir   = flag.String("network-cni-config-dir", network.DefaultCNIConfDir, "CNI network configurations (conflists), found by their name")
+		cniPlugins   = flag.String("network-cni-plugins-dir", strings.Join(network.DefaultCNIPluginDirs, ":"), "colon-separated directories of CNI plugins (CNI_PATH)")
+		dnsResolver  = flag.String("dns-resolver", "", "nameserver in the /etc/resolv.conf of containers with their own network (default: the agent's IP)")
+		servicePorts = flag.String("service-ports", network.DefaultServicePorts.String(), "service ports that localhost inside a container forwards to the node's router")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -118,13 +129,37 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var nets *network.Manager
+	if *isolate == shim.Linux {
+		cfg := network.DefaultConfig(*workDir)
+		cfg.BridgeNetwork, cfg.BridgeName, cfg.CNIConfDir = *bridgeNet, *bridgeName, *cniConfDir
+		if cfg.BridgeSubnet, err = netip.ParsePrefix(*bridgeSubnet); err != nil {
+			return fmt.Errorf("invalid --bridge-subnet %q, must be an IPv4 prefix such as 172.31.254.0/24", *bridgeSubnet)
+		}
+		cfg.CNIPluginDirs = filepath.SplitList(*cniPlugins)
+		if a, err := netip.ParseAddr(ip); err == nil && a.Is4() {
+			cfg.NodeIP = a
+		}
+		if *dnsResolver != "" {
+			if cfg.DNSResolver, err = netip.ParseAddr(*dnsResolver); err != nil {
+				return fmt.Errorf("invalid --dns-resolver %q, must be an IP address", *dnsResolver)
+			}
+		}
+		if cfg.ServicePorts, err = network.ParsePortRange(*servicePorts); err != nil {
+			return fmt.Errorf("invalid --service-ports: %w", err)
+		}
+		if nets, err = network.New(cfg, log); err != nil {
+			return err
+		}
+		defer nets.Close()
+	}
 	a, err := agent.New(agent.Config{
 		Masters: strings.Split(*masters, ","), WorkDir: *workDir, Listen: *listen,
 		Hostname: *hostname, IP: ip, Resources: res, Attributes: attrs,
 		Tasks: task.Config{
 			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
 			Fetch: fetch.DefaultConfig(), Poll: time.Second,
-			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images,
+			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
 		MinBackoff: *minBackoff, MaxBackoff: time.Minute,

@@ -21,6 +21,7 @@ import (
 	"corral/agentd/fetch"
 	"corral/agentd/health"
 	"corral/agentd/image"
+	"corral/agentd/network"
 	"corral/agentd/shim"
 	"corral/isolation"
 	"corral/mesos"
@@ -44,6 +45,9 @@ type Config struct {
 	Fetch       fetch.Config
 	// Images pulls container images; nil refuses image tasks.
 	Images *image.Store
+	// Network wires tasks' bridge and CNI networks; nil (posix isolation)
+	// runs every task on the host's network and refuses the others.
+	Network *network.Manager
 	// Poll is how often a task's shim is checked on after an agentd restart.
 	Poll time.Duration
 }
@@ -84,6 +88,10 @@ type Task struct {
 	FrameworkID string         `json:"framework_id"`
 	Info        mesos.TaskInfo `json:"info"`
 	dir         string
+
+	// net is the task's network, set before its shim starts (or when it
+	// is recovered) and not changed after.
+	net network.Attachment
 
 	mu          sync.Mutex // guards state, killing, killReason and killMessage
 	state       mesos.TaskState
@@ -166,6 +174,7 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 		if hasImage(t.Info) {
 			releaseRoot(t)
 		}
+		m.releaseNetwork(t)
 		m.log.Warn("task failed to launch", "task", t.Info.TaskID, "reason", msg)
 		m.send(t, mesos.TaskStatus{State: state, Reason: reason, Message: msg})
 	}
@@ -211,6 +220,23 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 			c.User = cfg.User
 		}
 	}
+	if m.cfg.Network != nil {
+		att, err := m.cfg.Network.Setup(ctx, containerID(t), t.Info)
+		if errors.Is(err, network.ErrInvalid) {
+			fail(mesos.TaskError, mesos.ReasonTaskInvalid, err.Error())
+			return
+		}
+		if err != nil {
+			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "setting up the task's network: "+err.Error())
+			return
+		}
+		t.net = att
+		c := &spec.Container
+		c.NetNS = att.NetNS
+		if att.ResolvConf != "" {
+			c.Mounts = append(c.Mounts, isolation.Mount{Source: att.ResolvConf, Destination: "/etc/resolv.conf", ReadOnly: true})
+		}
+	}
 	cmd, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
 	if err != nil {
 		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
@@ -233,6 +259,9 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 	}
 	if hasImage(info) && m.cfg.Isolation != shim.Linux {
 		return shim.Spec{}, fmt.Errorf("container image %q needs --isolation=linux", info.Container.Image)
+	}
+	if network.Wants(info) && m.cfg.Network == nil {
+		return shim.Spec{}, errors.New("container networks (bridge, CNI) need --isolation=linux")
 	}
 	argv := Argv(info.Command)
 	sandboxInside := t.sandboxDir()
@@ -319,10 +348,7 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 				continue
 			}
 			proc, running = p, true
-			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: &mesos.ContainerStatus{
-				ExecutorPID:  p.TaskPID,
-				NetworkInfos: []mesos.NetworkInfo{{IPAddresses: []mesos.IPAddress{{Protocol: "IPv4", IPAddress: m.cfg.IP}}}},
-			}})
+			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: m.containerStatus(t, p.TaskPID)})
 			m.startHealth(hctx, t)
 		}
 	}
@@ -330,11 +356,32 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 
 func hasImage(info mesos.TaskInfo) bool { return info.Container != nil && info.Container.Image != "" }
 
+// containerStatus is what TASK_RUNNING reports of the container: its
+// networks and addresses (the agent's own on the host network).
+func (m *Manager) containerStatus(t *Task, pid int) *mesos.ContainerStatus {
+	nets := t.net.NetworkInfos
+	if len(nets) == 0 {
+		nets = []mesos.NetworkInfo{{IPAddresses: []mesos.IPAddress{{Protocol: "IPv4", IPAddress: m.cfg.IP}}}}
+	}
+	return &mesos.ContainerStatus{ExecutorPID: pid, NetworkInfos: nets}
+}
+
+// releaseNetwork releases the task's network, if it has one of its own.
+func (m *Manager) releaseNetwork(t *Task) {
+	if m.cfg.Network == nil {
+		return
+	}
+	if err := m.cfg.Network.Teardown(context.Background(), containerID(t)); err != nil {
+		m.log.Error("releasing the task's network", "task", t.Info.TaskID, "err", err)
+	}
+}
+
 // finish turns the shim's exit file into the terminal status update.
 func (m *Manager) finish(t *Task) {
 	if hasImage(t.Info) {
 		releaseRoot(t)
 	}
+	m.releaseNetwork(t)
 	e, ok, err := shim.ReadExit(t.runDir())
 	st := mesos.TaskStatus{}
 	switch {
@@ -418,15 +465,22 @@ func (m *Manager) startHealth(ctx context.Context, t *Task) {
 	if hc == nil {
 		return
 	}
+	check := *hc
 	target := health.Target{Host: m.cfg.IP}
-	if hc.Port != 0 {
-		target.Port = int(hc.Port)
+	if ip := t.net.IP(); ip != "" {
+		// The container's own address, which the host reaches, at the
+		// container port a host port (Marathon's portIndex) is forwarded to.
+		target.Host = ip
+		check.Port = t.net.ContainerPort(check.Port)
+	}
+	if check.Port != 0 {
+		target.Port = int(check.Port)
 	}
 	exec := func(ctx context.Context, command string) (int, string, error) {
 		return m.execInTask(ctx, t, command)
 	}
 	started := time.Now()
-	c, err := health.New(*hc, target, exec, started, func(r health.Result) {
+	c, err := health.New(check, target, exec, started, func(r health.Result) {
 		healthy := r.Healthy
 		if r.Kill {
 			m.log.Warn("task failed its health checks, killing it", "task", t.Info.TaskID, "failures", r.ConsecutiveFailures)
@@ -463,7 +517,11 @@ func (m *Manager) execInTask(ctx context.Context, t *Task, command string) (int,
 		if !ok {
 			return -1, "", errors.New("task not running")
 		}
-		cmd = exec.CommandContext(ctx, "nsenter", "--target", fmt.Sprint(p.TaskPID), "--mount", "--uts", "--ipc", "--pid", "--", "/bin/sh", "-c", command)
+		args := []string{"--target", fmt.Sprint(p.TaskPID), "--mount", "--uts", "--ipc", "--pid"}
+		if t.net.NetNS != "" {
+			args = append(args, "--net")
+		}
+		cmd = exec.CommandContext(ctx, "nsenter", append(args, "--", "/bin/sh", "-c", command)...)
 	} else {
 		cmd = exec.CommandContext(ctx, "/bin/sh", "-c", command)
 		cmd.Dir = t.sandboxDir()
@@ -512,12 +570,10 @@ func (m *Manager) Remove(taskID string) {
 // until Remove.
 func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos.TaskState, bool)) error {
 	entries, err := os.ReadDir(m.tasksDir())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading tasks: %w", err)
 	}
+	var live []string // container IDs of the tasks still running
 	for _, e := range entries {
 		dir := filepath.Join(m.tasksDir(), e.Name())
 		var t Task
@@ -545,8 +601,16 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 			m.finish(task)
 			continue
 		}
+		if m.cfg.Network != nil {
+			att, err := m.cfg.Network.Recover(ctx, containerID(task))
+			if err != nil {
+				m.log.Error("re-attaching to the task's network", "task", t.Info.TaskID, "err", err)
+			}
+			task.net = att
+		}
+		live = append(live, containerID(task))
 		if task.state != mesos.TaskRunning && task.state != mesos.TaskKilling {
-			m.send(task, mesos.TaskStatus{State: mesos.TaskRunning})
+			m.send(task, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: m.containerStatus(task, p.TaskPID)})
 		}
 		m.log.Info("re-attached to task", "task", t.Info.TaskID, "pid", p.TaskPID)
 		m.wg.Add(1)
@@ -554,6 +618,12 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 			defer m.wg.Done()
 			m.supervise(ctx, task, nil, true)
 		}()
+	}
+	if m.cfg.Network != nil {
+		// Before any launch: CNI GC must not see a new task as a leak.
+		if err := m.cfg.Network.Collect(ctx, live); err != nil {
+			m.log.Warn("collecting leftover network resources", "err", err)
+		}
 	}
 	return nil
 }
