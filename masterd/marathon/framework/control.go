@@ -30,8 +30,8 @@ func (f *Framework) step(ctx context.Context) {
 	for id := range f.root.Apps {
 		ids[id] = true
 	}
-	for _, in := range f.instances {
-		ids[in.AppID] = true
+	for id := range f.byApp {
+		ids[id] = true
 	}
 	for id := range ids {
 		for _, in := range f.killsWanted(id) {
@@ -47,6 +47,7 @@ func (f *Framework) step(ctx context.Context) {
 			f.kill(ctx, in, now)
 		}
 	}
+	f.reconcileUnseen(now)
 	want := false
 	for _, n := range f.launchNeeds(now) {
 		if n > 0 {
@@ -55,8 +56,8 @@ func (f *Framework) step(ctx context.Context) {
 		}
 	}
 	switch {
-	case want && f.suppressed:
-		f.suppressed = false
+	case want && (f.suppressed || f.filtered):
+		f.suppressed, f.filtered = false, false
 		f.queueCall(mesos.Call{Type: mesos.CallRevive})
 	case !want && !f.suppressed:
 		f.suppressed = true
@@ -64,6 +65,29 @@ func (f *Framework) step(ctx context.Context) {
 	}
 	f.mu.Unlock()
 	f.flush(ctx)
+}
+
+// reconcileUnseen asks again, with truncated exponential backoff, for the
+// instances the master has not reported on since the subscription: it
+// answers for an agent's tasks only once the agent has re-registered
+// (reconciliation.md). Callers hold mu.
+func (f *Framework) reconcileUnseen(now time.Time) {
+	if f.reconcileBackoff == 0 || now.Before(f.reconcileAt) {
+		return
+	}
+	var tasks []mesos.ReconcileTask
+	for _, in := range f.instances {
+		if !in.seen && in.alive() {
+			tasks = append(tasks, mesos.ReconcileTask{TaskID: in.TaskID, AgentID: in.AgentID})
+		}
+	}
+	if len(tasks) == 0 {
+		f.reconcileBackoff = 0 // everything answered: until the next subscription
+		return
+	}
+	f.queueCall(mesos.Call{Type: mesos.CallReconcile, Reconcile: &mesos.CallReconcileArgs{Tasks: tasks}})
+	f.reconcileBackoff = min(2*f.reconcileBackoff, time.Minute)
+	f.reconcileAt = now.Add(f.reconcileBackoff)
 }
 
 // kill asks the master to kill an instance. Callers hold mu.
@@ -87,8 +111,8 @@ func (f *Framework) kill(ctx context.Context, in *instance, now time.Time) {
 // appInstances returns the app's alive instances. Callers hold mu.
 func (f *Framework) appInstances(id string) []*instance {
 	var out []*instance
-	for _, in := range f.instances {
-		if in.AppID == id && in.alive() {
+	for _, in := range f.byApp[id] {
+		if in.alive() {
 			out = append(out, in)
 		}
 	}
@@ -136,8 +160,8 @@ func (f *Framework) need(app *marathon.App, now time.Time) int {
 	}
 	if d := f.deploymentOf(app.ID); d != nil {
 		act, running := d.action(app.ID)
-		if !running {
-			return 0 // its step has not come yet
+		if !running || act == marathon.ActionStartApplication {
+			return 0 // its step has not come yet; StartApplication creates it empty
 		}
 		if act == marathon.ActionRestartApplication {
 			start, _ := rolling(app).Next(rollingState(app, f.appInstances(app.ID)))
@@ -193,7 +217,7 @@ func (f *Framework) killsWanted(id string) []*instance {
 		}
 		return out
 	}
-	if waiting {
+	if waiting || act == marathon.ActionStartApplication {
 		return nil
 	}
 	var active []*instance
@@ -245,11 +269,14 @@ func victims(ins []*instance, n int, selection string, app *marathon.App) []*ins
 func (f *Framework) stepDone(step marathon.DeploymentStep) bool {
 	for _, a := range step.Actions {
 		ins := f.appInstances(a.App)
-		if a.Action == marathon.ActionStopApplication {
+		switch a.Action {
+		case marathon.ActionStopApplication:
 			if len(ins) > 0 {
 				return false
 			}
 			continue
+		case marathon.ActionStartApplication:
+			continue // the app exists; a later ScaleApplication starts its instances
 		}
 		app, ok := f.root.Apps[a.App]
 		if !ok {

@@ -95,8 +95,7 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	f.deployments = append(f.deployments, d)
 	for _, l := range locking {
 		f.removeDeployment(l.ID)
-		lp := l.plan(f.root)
-		f.publish(marathon.DeploymentEvent{ID: l.ID, Plan: &lp, EventMeta: marathon.Meta(marathon.EventDeploymentFailed, now)})
+		f.publishFailed(l, now)
 		f.log.Info("deployment cancelled by a forced change", "deployment", l.ID)
 	}
 	for _, id := range affected {
@@ -126,6 +125,17 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	f.changed()
 	f.wake()
 	return marathon.DeploymentResult{DeploymentID: d.ID, Version: ver}, nil
+}
+
+// publishFailed reports a deployment stopped before its end: its running
+// step failed, and so did it. Callers hold mu.
+func (f *Framework) publishFailed(d *deployment, now time.Time) {
+	p := d.plan(f.root)
+	if len(d.Steps) > 0 {
+		f.publish(marathon.DeploymentStatusEvent{Plan: p, CurrentStep: d.Steps[min(d.Current, len(d.Steps)-1)],
+			EventMeta: marathon.Meta(marathon.EventDeploymentStepFailure, now)})
+	}
+	f.publish(marathon.DeploymentEvent{ID: d.ID, Plan: &p, EventMeta: marathon.Meta(marathon.EventDeploymentFailed, now)})
 }
 
 // nextVersion returns a version timestamp later than the root's, so that
@@ -203,8 +213,7 @@ func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool)
 			return nil, err
 		}
 		f.removeDeployment(id)
-		p := d.plan(f.root)
-		f.publish(marathon.DeploymentEvent{ID: id, Plan: &p, EventMeta: marathon.Meta(marathon.EventDeploymentFailed, now)})
+		f.publishFailed(d, now)
 		f.changed()
 		f.wake()
 		return nil, nil

@@ -107,19 +107,27 @@ type Framework struct {
 	kick chan struct{}  // wakes the loop; capacity 1
 	wg   sync.WaitGroup // readiness checks; Run waits for them
 
+	sendMu sync.Mutex // held while sending queued calls, so they leave in order; taken before mu
+
 	mu          sync.Mutex // guards everything below
 	ready       bool       // loaded from etcd
 	meta        frameworkMeta
 	root        model.Root
-	instances   map[string]*instance // by task ID
+	instances   map[string]*instance            // by task ID
+	byApp       map[string]map[string]*instance // the same, by app ID and task ID
 	apps        map[string]*appRuntime
 	deployments []*deployment // running, oldest first
 	seq         int64         // last deployment sequence number
 	suppressed  bool
-	subscribed  bool
-	view        *model.View // cached; nil when stale
-	rnd         *rand.Rand
-	calls       []mesos.Call // made under mu, sent after it is released
+	filtered    bool // offers were declined with a filter since the last REVIVE
+	// Reconciliation after a subscription is repeated, with backoff, for
+	// the instances the master has not answered for yet.
+	reconcileAt      time.Time
+	reconcileBackoff time.Duration
+	subscribed       bool
+	view             *model.View // cached; nil when stale
+	rnd              *rand.Rand
+	calls            []mesos.Call // made under mu, sent after it is released
 }
 
 // appRuntime is what the framework remembers of an app besides its
@@ -149,6 +157,7 @@ func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Log
 		now:       time.Now,
 		kick:      make(chan struct{}, 1),
 		instances: map[string]*instance{},
+		byApp:     map[string]map[string]*instance{},
 		apps:      map[string]*appRuntime{},
 		rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x636f7272616c)),
 	}, nil
@@ -163,7 +172,11 @@ func (f *Framework) Load(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.meta, f.root, f.deployments, f.instances = l.meta, l.root, l.deployments, l.instances
+	f.meta, f.root, f.deployments = l.meta, l.root, l.deployments
+	f.instances, f.byApp = map[string]*instance{}, map[string]map[string]*instance{}
+	for _, in := range l.instances {
+		f.addInstance(in)
+	}
 	for _, d := range f.deployments {
 		f.seq = max(f.seq, d.Seq)
 	}
@@ -274,6 +287,11 @@ func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 	defer f.mu.Unlock()
 	f.subscribed = true
 	f.suppressed = false
+	for _, in := range f.instances {
+		in.seen = false
+	}
+	f.reconcileBackoff = time.Second
+	f.reconcileAt = f.now().Add(f.reconcileBackoff)
 	if f.meta.FrameworkID == id {
 		return nil
 	}
@@ -313,6 +331,8 @@ func (f *Framework) call(ctx context.Context, c mesos.Call) {
 
 // flush sends the calls made under mu. Callers hold no lock.
 func (f *Framework) flush(ctx context.Context) {
+	f.sendMu.Lock()
+	defer f.sendMu.Unlock()
 	f.mu.Lock()
 	calls := f.calls
 	f.calls = nil
@@ -333,6 +353,28 @@ func (f *Framework) wake() {
 	select {
 	case f.kick <- struct{}{}:
 	default:
+	}
+}
+
+// addInstance records an instance. Callers hold mu.
+func (f *Framework) addInstance(in *instance) {
+	f.instances[in.TaskID] = in
+	m := f.byApp[in.AppID]
+	if m == nil {
+		m = map[string]*instance{}
+		f.byApp[in.AppID] = m
+	}
+	m[in.TaskID] = in
+}
+
+// removeInstance forgets an instance. Callers hold mu.
+func (f *Framework) removeInstance(in *instance) {
+	delete(f.instances, in.TaskID)
+	if m := f.byApp[in.AppID]; m != nil {
+		delete(m, in.TaskID)
+		if len(m) == 0 {
+			delete(f.byApp, in.AppID)
+		}
 	}
 }
 

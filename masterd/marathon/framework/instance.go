@@ -37,6 +37,7 @@ type instance struct {
 	KillSent     time.Time `json:"-"` // when the last KILL went out
 
 	readiness []marathon.ReadinessCheckResult // nil until checks start
+	seen      bool                            // a status arrived in this subscription
 }
 
 // instanceID is Marathon's instance ID for a task ID <app>.<uuid>.

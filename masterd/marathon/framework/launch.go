@@ -40,6 +40,9 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 			}
 			app := f.root.Apps[appID]
 			rt := f.runtime(appID)
+			if rt.since.IsZero() {
+				rt.since = now
+			}
 			rt.offers++
 			req := request(&app)
 			cs := constraints(&app)
@@ -53,12 +56,15 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 			}
 			for _, m := range ms {
 				in := f.newInstance(&app, o, m, now)
-				f.instances[in.TaskID] = in
+				f.addInstance(in)
 				launched = append(launched, in)
 				b.put(f.rec.instances.PutOp(in.TaskID, *in))
 				infos = append(infos, f.taskInfo(&app, in, m, o.AgentID))
 				remaining = remaining.Sub(m.Resources)
 				needs[appID]--
+			}
+			if needs[appID] == 0 {
+				rt.since = time.Time{}
 			}
 		}
 		if len(infos) > 0 {
@@ -71,7 +77,7 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 		// Nothing launches that is not stored: a new leader must know it.
 		f.log.Warn("storing instances failed, declining offers", "err", err)
 		for _, in := range launched {
-			delete(f.instances, in.TaskID)
+			f.removeInstance(in)
 		}
 		for _, a := range accepts {
 			declines = append(declines, a.offer.ID)
@@ -96,6 +102,7 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 		}})
 	}
 	if len(declines) > 0 {
+		f.filtered = f.filtered || refuse > 0
 		f.queueCall(mesos.Call{Type: mesos.CallDecline, Decline: &mesos.CallDeclineArgs{
 			OfferIDs: declines, Filters: &mesos.Filters{RefuseSeconds: refuse}}})
 	}
@@ -107,8 +114,8 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 // constraints. Callers hold mu.
 func (f *Framework) placed(appID string) []match.Placed {
 	var ins []*instance
-	for _, in := range f.instances {
-		if in.AppID == appID && in.alive() && !in.Killing {
+	for _, in := range f.byApp[appID] {
+		if in.alive() && !in.Killing {
 			ins = append(ins, in)
 		}
 	}

@@ -204,12 +204,37 @@ func healthCheck(app *marathon.App, hc marathon.HealthCheck, hostPorts []int) *m
 	switch {
 	case hc.Port != nil:
 		c.Port = uint32(*hc.Port)
-	case hc.PortIndex != nil && *hc.PortIndex < len(hostPorts):
-		c.Port = uint32(hostPorts[*hc.PortIndex])
-	case hc.PortIndex != nil && app.Container != nil && *hc.PortIndex < len(app.Container.PortMappings):
-		c.Port = uint32(app.Container.PortMappings[*hc.PortIndex].ContainerPort)
+	case hc.PortIndex != nil:
+		c.Port = uint32(portOfIndex(app, *hc.PortIndex, hostPorts))
 	}
 	return c
+}
+
+// portOfIndex resolves a health check's portIndex: the host port of that
+// port definition or port mapping, or the container port of a mapping
+// without one. portIndex counts every mapping; hostPorts only those with
+// a host port.
+func portOfIndex(app *marathon.App, idx int, hostPorts []int) int {
+	if app.Container != nil && len(app.Container.PortMappings) > 0 {
+		h := 0
+		for i, pm := range app.Container.PortMappings {
+			if pm.HostPort == nil {
+				if i == idx {
+					return pm.ContainerPort
+				}
+				continue
+			}
+			if i == idx && h < len(hostPorts) {
+				return hostPorts[h]
+			}
+			h++
+		}
+		return 0
+	}
+	if idx < len(hostPorts) {
+		return hostPorts[idx]
+	}
+	return 0
 }
 
 // minSeconds stands for zero seconds in the agent's health check fields.

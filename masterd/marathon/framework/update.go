@@ -35,6 +35,7 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		return
 	}
 	now := f.now()
+	in.seen = true
 	app, hasApp := f.root.Apps[in.AppID]
 	prev := in.State
 	persist := false
@@ -112,14 +113,17 @@ func (f *Framework) health(in *instance, healthy bool, msg string, now time.Time
 // the app's next launch; a health kill is published; an app deleted
 // meanwhile is reported terminated with its last instance.
 func (f *Framework) ended(in *instance, st mesos.TaskStatus, now time.Time, hasApp bool, app *marathon.App) {
-	delete(f.instances, in.TaskID)
+	f.removeInstance(in)
 	if st.State == mesos.TaskKilled && st.Reason == reasonHealthKill {
 		f.publish(marathon.UnhealthyTaskKillEvent{AppID: in.AppID, TaskID: in.TaskID, InstanceID: instanceID(in.TaskID),
 			Version: in.Version, Reason: st.Message, Host: in.Host, SlaveID: in.AgentID,
 			EventMeta: marathon.Meta(marathon.EventUnhealthyTaskKill, now)})
 	}
 	requested := in.Killing && (st.State == mesos.TaskKilled || st.State == mesos.TaskFinished)
-	if !requested {
+	// A task the master never saw (the leader died between storing and
+	// launching it) is answered as lost by reconciliation: no failure.
+	neverLaunched := st.Reason == mesos.ReasonReconciliation && in.StartedAt.IsZero() && in.State != mesos.TaskRunning
+	if !requested && !neverLaunched {
 		rt := f.runtime(in.AppID)
 		if st.State != mesos.TaskFinished {
 			rt.lastFailure = &marathon.TaskFailure{AppID: in.AppID, Host: in.Host, Message: st.Message,
@@ -141,6 +145,9 @@ func (f *Framework) ended(in *instance, st mesos.TaskStatus, now time.Time, hasA
 func (f *Framework) backoff(rt *appRuntime, app *marathon.App, now time.Time) {
 	base := time.Duration(app.BackoffSeconds) * time.Second
 	limit := time.Duration(app.MaxLaunchDelaySeconds) * time.Second
+	if now.After(rt.delayUntil.Add(limit)) {
+		rt.delay = 0 // quiet for longer than the longest delay: start over
+	}
 	if rt.delay == 0 {
 		rt.delay = base
 	} else {
@@ -152,12 +159,7 @@ func (f *Framework) backoff(rt *appRuntime, app *marathon.App, now time.Time) {
 
 // hasInstances reports whether any instance of appID is alive. Callers hold mu.
 func (f *Framework) hasInstances(appID string) bool {
-	for _, in := range f.instances {
-		if in.AppID == appID {
-			return true
-		}
-	}
-	return false
+	return len(f.byApp[appID]) > 0
 }
 
 func statusTime(st mesos.TaskStatus, now time.Time) time.Time {

@@ -8,6 +8,7 @@ import (
 	"corral/marathon"
 	"corral/masterd/marathon/match"
 	"corral/masterd/marathon/model"
+	"corral/masterd/marathon/plan"
 )
 
 // sameApp reports whether two definitions are equal in every field.
@@ -17,15 +18,6 @@ func sameApp(a, b marathon.App) bool {
 	return errA == nil && errB == nil && string(ja) == string(jb)
 }
 
-// sameConfig reports whether two definitions differ at most in their
-// instances and version: a change between them is a scale, not a restart.
-func sameConfig(a, b marathon.App) bool {
-	a.Instances, b.Instances = 0, 0
-	a.Version, b.Version = "", ""
-	a.VersionInfo, b.VersionInfo = nil, nil
-	return sameApp(a, b)
-}
-
 // stampVersions gives every app of root that differs from its definition in
 // old the version ver: a config change (or a restart) moves both
 // lastConfigChangeAt and lastScalingAt, a change of instances only
@@ -33,8 +25,12 @@ func sameConfig(a, b marathon.App) bool {
 func stampVersions(old, root model.Root, ver string, restart map[string]bool) {
 	for id, a := range root.Apps {
 		o, existed := old.Apps[id]
+		// Compare definitions only: whatever version the change carried is
+		// replaced here.
+		cmp := a
+		cmp.Version, cmp.VersionInfo = o.Version, o.VersionInfo
 		switch {
-		case !existed || restart[id] || !sameConfig(o, a):
+		case !existed || restart[id] || plan.NeedsRestart(o, cmp):
 			a.Version = ver
 			a.VersionInfo = &marathon.VersionInfo{LastScalingAt: ver, LastConfigChangeAt: ver}
 		case o.Instances != a.Instances:
@@ -66,10 +62,12 @@ func configVersion(a *marathon.App) string {
 func assignServicePorts(sp match.ServicePorts, old, root model.Root) []marathon.ErrorDetail {
 	used := map[uint32]string{}
 	ids := make([]string, 0, len(root.Apps))
-	for id, a := range root.Apps {
+	for id := range root.Apps {
 		ids = append(ids, id)
-		if o, ok := old.Apps[id]; ok && sameApp(o, a) {
-			for _, p := range a.ServicePorts() {
+		// An app keeps its ports while it exists, changed or not, so
+		// that no other app of the same change takes them.
+		if o, ok := old.Apps[id]; ok {
+			for _, p := range o.ServicePorts() {
 				if p != 0 {
 					used[uint32(p)] = id
 				}
