@@ -234,3 +234,43 @@ func seen(evs []marathontest.Event, typ string) bool {
 	}
 	return false
 }
+
+// TestGroupDependenciesOrdered deploys a group whose web app depends on its
+// db app: web's tasks start only once db runs.
+func TestGroupDependenciesOrdered(t *testing.T) {
+	c := marathontest.Start(t, marathontest.Options{})
+	events := c.Events()
+	group := map[string]any{
+		"id": "/shop",
+		"apps": []map[string]any{
+			{"id": "/shop/web", "cmd": "exec sleep 3600", "instances": 2, "cpus": 0.1, "mem": 16, "dependencies": []string{"/shop/db"}},
+			{"id": "/shop/db", "cmd": "sleep 1 && exec sleep 3600", "instances": 1, "cpus": 0.1, "mem": 16},
+		},
+	}
+	status, body := call(t, c, http.MethodPost, "/v2/groups", group)
+	if status != http.StatusCreated {
+		t.Fatalf("POST /v2/groups: %d %s", status, body)
+	}
+	c.WaitFor(60*time.Second, "both apps running", func() bool {
+		web, ok1 := c.App("/shop/web")
+		db, ok2 := c.App("/shop/db")
+		return ok1 && ok2 && web.Counts.Running == 2 && db.Counts.Running == 1 && len(web.Deployments) == 0
+	})
+	dbRunning, webFirst := -1, -1
+	for i, e := range events() {
+		if e.Type != marathon.EventStatusUpdate {
+			continue
+		}
+		var v marathon.StatusUpdateEvent
+		json.Unmarshal(e.Data, &v)
+		if v.AppID == "/shop/db" && v.TaskStatus == "TASK_RUNNING" && dbRunning < 0 {
+			dbRunning = i
+		}
+		if v.AppID == "/shop/web" && webFirst < 0 {
+			webFirst = i
+		}
+	}
+	if dbRunning < 0 || webFirst < 0 || webFirst < dbRunning {
+		t.Fatalf("event order: db first running at %d, web's first update at %d; want web after db", dbRunning, webFirst)
+	}
+}
