@@ -140,6 +140,7 @@ type HealthCheck struct {
 	ConsecutiveFailures uint32       `json:"consecutive_failures,omitempty"`
 	GracePeriodSeconds  float64      `json:"grace_period_seconds,omitempty"`
 	HTTPPath            string       `json:"http_path,omitempty"`
+	Scheme              string       `json:"scheme,omitempty"` // HTTP checks: http (default) or https
 	Port                uint32       `json:"port,omitempty"`
 	Command             *CommandInfo `json:"command,omitempty"`
 }

@@ -96,7 +96,15 @@ func newConfig(check mesos.HealthCheck, target Target, exec Exec) (config, error
 			if !strings.HasPrefix(path, "/") {
 				path = "/" + path
 			}
-			c.url = "http://" + c.addr + path
+			scheme := "http"
+			switch check.Scheme {
+			case "", "http":
+			case "https":
+				scheme = "https"
+			default:
+				return config{}, fmt.Errorf("health check: invalid scheme %q, must be http or https", check.Scheme)
+			}
+			c.url = scheme + "://" + c.addr + path
 			if _, err := url.Parse(c.url); err != nil {
 				return config{}, fmt.Errorf("health check: invalid http_path %q: %w", check.HTTPPath, err)
 			}

@@ -505,3 +505,26 @@ func TestCancelDuringCheck(t *testing.T) {
 		t.Errorf("Result() = %+v, want no failure recorded", r)
 	}
 }
+
+// TestHTTPS probes a self-signed TLS server with scheme https: healthy; the
+// same server probed over plain HTTP is not.
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		scheme  string
+		healthy bool
+	}{{"https", true}, {"", false}} {
+		check := fast(TypeHTTP)
+		check.Scheme = tt.scheme
+		c, err := New(check, Target{Host: "127.0.0.1", Port: port(t, srv.Listener.Addr().String())}, nil, pastGrace(), nil)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		run(t, c)
+		waitFor(t, 5*time.Second, checked(c))
+		if r := c.Result(); r.Healthy != tt.healthy {
+			t.Errorf("scheme %q: Healthy = %v, want %v (cause %q)", tt.scheme, r.Healthy, tt.healthy, r.LastFailureCause)
+		}
+	}
+}

@@ -193,6 +193,9 @@ func healthCheck(app *marathon.App, hc marathon.HealthCheck, hostPorts []int) *m
 			c.Command = &mesos.CommandInfo{Value: hc.Command.Value}
 		}
 	}
+	if hc.Protocol == marathon.HealthHTTPS || hc.Protocol == marathon.HealthMesosHTTPS {
+		c.Scheme = "https"
+	}
 	// The agent reads an absent (zero) delay or grace period as Mesos's
 	// default; an app that asks for none gets the shortest one instead.
 	if c.DelaySeconds == 0 {
