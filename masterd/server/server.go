@@ -6,11 +6,14 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,10 +160,16 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	el := &lazyElector{s: s}
+	mapi, err := s.marathonAPI(el)
+	if err != nil {
+		s.ln.Close()
+		s.mln.Close()
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	self := s.self()
-	el := &lazyElector{s: s}
 	api := mesosapi.New(el, s.current.Load)
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	// Agents may multiplex their streams over HTTP/2 without TLS; a
@@ -170,7 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(s.ln) }()
-	msrv := &http.Server{Handler: s.marathonAPI(el), ReadHeaderTimeout: 10 * time.Second}
+	msrv := &http.Server{Handler: mapi, ReadHeaderTimeout: 10 * time.Second}
 	mserveErr := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {
@@ -280,9 +289,16 @@ type term struct {
 
 // marathonAPI is the Marathon v2 API: served by the framework while this
 // master leads, forwarded to the leader otherwise.
-func (s *Server) marathonAPI(el *lazyElector) http.Handler {
+func (s *Server) marathonAPI(el *lazyElector) (http.Handler, error) {
 	cfg := api.DefaultConfig()
 	cfg.Credentials = s.cfg.HTTPCredentials
+	if s.cfg.TLSCert != "" {
+		roots, err := leaderRoots(s.cfg.TLSCert)
+		if err != nil {
+			return nil, err
+		}
+		cfg.LeaderTLS = &tls.Config{RootCAs: roots}
+	}
 	cfg.EventStream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if t := s.marathon.Load(); t != nil {
 			t.bus.ServeHTTP(w, r)
@@ -294,7 +310,26 @@ func (s *Server) marathonAPI(el *lazyElector) http.Handler {
 	cfg.Normalization = marathon.Options{BridgeName: s.cfg.Marathon.BridgeNetwork}
 	self := s.self()
 	cfg.Self = net.JoinHostPort(self.IP, strconv.Itoa(self.MarathonPort))
-	return api.New(cfg, &leadership{s: s, el: el}, s.log.With("component", "marathon-api"))
+	return api.New(cfg, &leadership{s: s, el: el}, s.log.With("component", "marathon-api")), nil
+}
+
+// leaderRoots are the roots a standby verifies the leader's certificate
+// with: the system's and the certificates of --marathon-tls-cert, since
+// masters usually share one, self-signed or from a private CA, as
+// Marathon's leader proxy trusts its own keystore.
+func leaderRoots(certFile string) (*x509.CertPool, error) {
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading --marathon-tls-cert: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("invalid --marathon-tls-cert %q: no PEM certificate", certFile)
+	}
+	return roots, nil
 }
 
 // leadership answers the API's questions about the election.
