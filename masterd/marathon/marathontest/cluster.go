@@ -53,6 +53,14 @@ func Binaries(t testing.TB) string {
 	return binDir
 }
 
+// RemoveBinaries deletes what Binaries built; call it from TestMain after
+// the tests ran.
+func RemoveBinaries() {
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+}
+
 // Options shape the cluster.
 type Options struct {
 	Isolation  string   // agentd --isolation; default linux as root, posix otherwise
