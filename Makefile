@@ -49,6 +49,9 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
 	$(BIN)/containerstart -n 50
+	$(GO) test -run '^$$' -bench . -benchtime 50x -count 3 ./cni/macvlan/
+	$(GO) test -run '^$$' -bench 'Launch100' -benchtime 3x ./masterd/marathon/
+	$(GO) test -run '^$$' -bench 'AppsEmbedTasks1000' -benchtime 5s ./masterd/marathon/
 
 run: deps build
 	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh
