@@ -45,7 +45,8 @@ test: deps lint
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 
-bench: build
+bench: DEB_PKGS += wrk
+bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
 	$(BIN)/containerstart -n 50
