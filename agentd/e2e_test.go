@@ -54,14 +54,14 @@ type agentProc struct {
 	netns   string // path of the network namespace agentd runs in; "" the test's own
 }
 
-func startAgent(t *testing.T, m *mastertest.Master, isolation, workDir string) *agentProc {
+func startAgent(t *testing.T, m *mastertest.Master, isolation, workDir string, flags ...string) *agentProc {
 	t.Helper()
-	a := &agentProc{t: t, workDir: workDir, args: []string{
+	a := &agentProc{t: t, workDir: workDir, args: append([]string{
 		"--master", m.Addr, "--work-dir", workDir, "--listen", "127.0.0.1:0",
 		"--isolation", isolation, "--hostname", "h1", "--advertise-ip", "127.0.0.1",
 		"--resources", "cpus:4;mem:2048;disk:1000;ports:[31000-31100]",
 		"--kill-grace-period", "1s", "--registration-backoff", "50ms", "--log-level", "debug",
-	}}
+	}, flags...)}
 	a.start()
 	t.Cleanup(func() { a.stop(syscall.SIGKILL); killShims(t, workDir) })
 	return a

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -161,4 +162,73 @@ func TestKillRightAfterLaunch(t *testing.T) {
 	f.Launch(t, id, command("early", "cpus:0.1;mem:64", "exec sleep 300"))
 	f.Kill(t, "early") // reaches the agent right behind the LAUNCH
 	f.WaitUpdate(t, 20*time.Second, "early", mesos.TaskKilled)
+}
+
+// With --max-starting-tasks 1, a task launched while another is starting
+// waits in TASK_STARTING and runs once the one ahead of it runs; a kill
+// while it waits ends it without starting it.
+func TestStartingTasksTakeTurns(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // holds the first task in its start until the test opens
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		w.Write([]byte("#!/bin/sh\n"))
+	}))
+	defer files.Close()
+	defer open()
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	startAgent(t, m, shim.Posix, work, "--max-starting-tasks", "1")
+	id := agentID(t, m)
+
+	slow := command("slow", "cpus:0.1;mem:64", "./tool.sh; exec sleep 300")
+	slow.Command.URIs = []mesos.CommandURI{{Value: files.URL + "/tool.sh", Executable: true}}
+	f.Launch(t, id, slow)
+	f.WaitUpdate(t, 20*time.Second, "slow", mesos.TaskStarting)
+	f.Launch(t, id, command("next", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.Launch(t, id, command("doomed", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.WaitUpdate(t, 20*time.Second, "next", mesos.TaskStarting)
+	f.WaitUpdate(t, 20*time.Second, "doomed", mesos.TaskStarting)
+	f.Kill(t, "doomed")
+	killed := f.WaitUpdate(t, 20*time.Second, "doomed", mesos.TaskKilled)
+	if !strings.Contains(killed.Message, "before it started") {
+		t.Errorf("killed while waiting: message %q, want it to say the task never started", killed.Message)
+	}
+	// Unbounded, "next" would run within milliseconds of its launch.
+	time.Sleep(300 * time.Millisecond)
+	if st, _ := lastUpdate(f, "next"); st.State != mesos.TaskStarting {
+		t.Fatalf("next is %s while slow holds the only start turn, want TASK_STARTING", st.State)
+	}
+	for _, task := range []string{"next", "doomed"} {
+		if hasPidFile(work, task) {
+			t.Fatalf("%s's process started while slow holds the only start turn", task)
+		}
+	}
+	open()
+	f.WaitUpdate(t, 20*time.Second, "slow", mesos.TaskRunning)
+	f.WaitUpdate(t, 20*time.Second, "next", mesos.TaskRunning)
+}
+
+// lastUpdate returns the latest status update of a task.
+func lastUpdate(f *mastertest.Framework, taskID string) (mesos.TaskStatus, bool) {
+	var last mesos.TaskStatus
+	ok := false
+	for _, ev := range f.Events() {
+		if ev.Type == mesos.EventTypeUpdate && ev.Update.TaskID == taskID {
+			last, ok = *ev.Update, true
+		}
+	}
+	return last, ok
+}
+
+// hasPidFile reports whether a task's shim recorded its process.
+func hasPidFile(workDir, taskID string) bool {
+	matches, _ := filepath.Glob(filepath.Join(workDir, "tasks", "*_"+taskID, "run", shim.PidFile))
+	return len(matches) > 0
 }

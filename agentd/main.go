@@ -69,6 +69,7 @@ func run() error {
 		logMax     = flag.Int64("task-log-max-bytes", 10<<20, "cap of each task's stdout and stderr file; a full file rotates (0: no cap)")
 		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
 		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
+		maxStart   = flag.Int("max-starting-tasks", 2*runtime.NumCPU(), "tasks started at once; more wait their turn in TASK_STARTING (0: no bound)")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute)")
 
 		bridgeNet    = flag.String("bridge-network-name", network.DefaultBridgeNetwork, "network name that means container/bridge (Marathon's); other names are CNI networks")
@@ -158,7 +159,7 @@ func run() error {
 		Hostname: *hostname, IP: ip, Resources: res, Attributes: attrs,
 		Tasks: task.Config{
 			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
-			Fetch: fetch.DefaultConfig(), Poll: time.Second,
+			Fetch: fetch.DefaultConfig(), Poll: time.Second, MaxStarting: *maxStart,
 			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},

@@ -50,6 +50,10 @@ type Config struct {
 	Network *network.Manager
 	// Poll is how often a task's shim is checked on after an agentd restart.
 	Poll time.Duration
+	// MaxStarting bounds the tasks being started at once (network, shim and
+	// container up to the task running); the others wait their turn, in
+	// TASK_STARTING. 0 means no bound.
+	MaxStarting int
 }
 
 // Validate checks the configuration.
@@ -65,6 +69,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid kill grace period %v, must be >= 0", c.DefaultKillGrace)
 	case c.Poll <= 0:
 		return fmt.Errorf("invalid poll interval %v, must be > 0", c.Poll)
+	case c.MaxStarting < 0:
+		return fmt.Errorf("invalid --max-starting-tasks %d, must be >= 0", c.MaxStarting)
 	}
 	return nil
 }
@@ -78,6 +84,8 @@ type Manager struct {
 	log    *slog.Logger
 	update UpdateFunc
 	wg     sync.WaitGroup // owns the tasks' watchers
+	// starting holds a token per task being started; nil: no bound.
+	starting chan struct{}
 
 	mu    sync.Mutex // guards tasks
 	tasks map[string]*Task
@@ -93,10 +101,11 @@ type Task struct {
 	// is recovered) and not changed after.
 	net network.Attachment
 
-	mu          sync.Mutex // guards state, killing, killReason and killMessage
+	mu          sync.Mutex // guards state, killing, killed, killReason and killMessage
 	state       mesos.TaskState
 	killing     bool
-	killReason  string // why the agent killed it, e.g. failed health checks
+	killed      chan struct{} // closed when killing starts; nil until a launch waits on it
+	killReason  string        // why the agent killed it, e.g. failed health checks
 	killMessage string
 }
 
@@ -108,7 +117,11 @@ func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Manager{cfg: cfg, log: log.With("component", "task"), update: update, tasks: map[string]*Task{}}, nil
+	m := &Manager{cfg: cfg, log: log.With("component", "task"), update: update, tasks: map[string]*Task{}}
+	if cfg.MaxStarting > 0 {
+		m.starting = make(chan struct{}, cfg.MaxStarting)
+	}
+	return m, nil
 }
 
 // Wait waits for every task watcher to end (they end with their tasks or
@@ -170,7 +183,9 @@ func (m *Manager) Launch(ctx context.Context, frameworkID string, info mesos.Tas
 }
 
 func (m *Manager) launch(ctx context.Context, t *Task) {
+	started := func() {} // gives the start turn back once taken
 	fail := func(state mesos.TaskState, reason, msg string) {
+		started()
 		if hasImage(t.Info) {
 			releaseRoot(t)
 		}
@@ -194,6 +209,13 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 		return
 	}
 	m.send(t, mesos.TaskStatus{State: mesos.TaskStarting})
+	var ok bool
+	if started, ok = m.turn(ctx, t); !ok {
+		if ctx.Err() == nil {
+			m.send(t, mesos.TaskStatus{State: mesos.TaskKilled, Message: "Command killed before it started"})
+		}
+		return
+	}
 	if t.Info.Command != nil && len(t.Info.Command.URIs) > 0 {
 		if err := fetch.Fetch(ctx, m.cfg.Fetch, t.Info.Command.URIs, t.sandboxDir()); err != nil {
 			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "fetching artifacts: "+err.Error())
@@ -247,7 +269,34 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 		cmd.Wait()
 		close(reaped)
 	}()
-	m.supervise(ctx, t, reaped, false)
+	m.supervise(ctx, t, reaped, false, started)
+}
+
+// turn waits until the task may start: fewer than MaxStarting others are
+// starting. started gives the turn back; it is safe to call more than
+// once. ok is false when the task was killed or the agent stops meanwhile.
+func (m *Manager) turn(ctx context.Context, t *Task) (started func(), ok bool) {
+	if m.starting == nil {
+		return func() {}, true
+	}
+	t.mu.Lock()
+	if t.killed == nil {
+		t.killed = make(chan struct{})
+		if t.killing {
+			close(t.killed)
+		}
+	}
+	killed := t.killed
+	t.mu.Unlock()
+	select {
+	case m.starting <- struct{}{}:
+	case <-killed:
+		return nil, false
+	case <-ctx.Done():
+		return nil, false
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-m.starting }) }, true
 }
 
 // spec builds what the shim runs.
@@ -316,7 +365,9 @@ func containerID(t *Task) string {
 
 // supervise reports RUNNING once the shim runs the task, runs its health
 // check, and reports the end. shimGone closes when the shim has exited.
-func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct{}, recovered bool) {
+// started is called once the task runs or its shim is gone.
+func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct{}, recovered bool, started func()) {
+	defer started()
 	poll := time.NewTicker(10 * time.Millisecond)
 	defer poll.Stop()
 	var proc shim.Process
@@ -348,6 +399,7 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 				continue
 			}
 			proc, running = p, true
+			started()
 			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: m.containerStatus(t, p.TaskPID)})
 			m.startHealth(hctx, t)
 		}
@@ -439,6 +491,9 @@ func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
 	t.mu.Lock()
 	first := !t.killing
 	t.killing = true
+	if first && t.killed != nil {
+		close(t.killed)
+	}
 	if reason != "" {
 		t.killReason, t.killMessage = reason, msg
 	}
@@ -616,7 +671,7 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.supervise(ctx, task, nil, true)
+			m.supervise(ctx, task, nil, true, func() {})
 		}()
 	}
 	if m.cfg.Network != nil {
