@@ -97,6 +97,19 @@ func containerConfig(s *Spec, mode cgroupMode, hostRoot string) (*configs.Config
 	return cfg, nil
 }
 
+// CPULimits returns the cgroup CPU settings of a task with cpus: 1024
+// shares per CPU and a CFS quota of cpus periods of 100 ms, each at least
+// the kernel's minimum; nil for 0 (no limit).
+func CPULimits(cpus float64) *specs.LinuxCPU {
+	if cpus <= 0 {
+		return nil
+	}
+	shares := max(uint64(cpus*1024), minCPUShares)
+	quota := max(int64(cpus*cfsPeriod), minCFSQuota)
+	period := uint64(cfsPeriod)
+	return &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
+}
+
 // limits converts the task's resources to cgroup settings.
 func limits(s *Spec, mode cgroupMode) (*specs.LinuxCPU, *specs.LinuxMemory, *specs.LinuxPids) {
 	var (
@@ -104,12 +117,7 @@ func limits(s *Spec, mode cgroupMode) (*specs.LinuxCPU, *specs.LinuxMemory, *spe
 		mem *specs.LinuxMemory
 		pid *specs.LinuxPids
 	)
-	if s.CPUs > 0 {
-		shares := max(uint64(s.CPUs*1024), minCPUShares)
-		quota := max(int64(s.CPUs*cfsPeriod), minCFSQuota)
-		period := uint64(cfsPeriod)
-		cpu = &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period}
-	}
+	cpu = CPULimits(s.CPUs)
 	if s.MemMB > 0 {
 		limit := int64(s.MemMB * 1024 * 1024)
 		mem = &specs.LinuxMemory{Limit: &limit}

@@ -545,3 +545,28 @@ func TestConcurrentStarts(t *testing.T) {
 		checkGone(t, e, fmt.Sprintf("par-%d", i))
 	}
 }
+
+func TestCPULimits(t *testing.T) {
+	tests := []struct {
+		cpus                  float64
+		shares, quota, period int64 // all 0: no limit
+	}{
+		{0, 0, 0, 0},
+		{0.001, 2, 1000, 100000}, // both at the kernel's minimum
+		{0.01, 10, 1000, 100000}, // the quota at the minimum
+		{0.1, 102, 10000, 100000},
+		{0.5, 512, 50000, 100000},
+		{2, 2048, 200000, 100000},
+	}
+	for _, tt := range tests {
+		c := CPULimits(tt.cpus)
+		var shares, quota, period int64
+		if c != nil {
+			shares, quota, period = int64(*c.Shares), *c.Quota, int64(*c.Period)
+		}
+		if shares != tt.shares || quota != tt.quota || period != tt.period {
+			t.Errorf("CPULimits(%v) = shares %d, quota %d, period %d; want %d, %d, %d",
+				tt.cpus, shares, quota, period, tt.shares, tt.quota, tt.period)
+		}
+	}
+}

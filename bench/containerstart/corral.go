@@ -20,30 +20,32 @@ import (
 const shimExitTimeout = 15 * time.Second
 
 // corralSpec is the container both Corral runtimes start: the shared root
-// file system, no resource limits (runc's bundle has none either), stdout on
-// the readiness FIFO.
-func corralSpec(w *workDir, id, stdout string) isolation.Spec {
+// file system, stdout on the readiness FIFO, and no resource limits but the
+// CPU of a task with cpus (0: none), as runc's bundle has (see isolation.CPULimits).
+func corralSpec(w *workDir, id, stdout string, cpus float64) isolation.Spec {
 	return isolation.Spec{
 		ID:     id,
 		Args:   workload,
 		Rootfs: w.rootfs,
 		Stdout: stdout,
 		Stderr: w.log(id),
+		CPUs:   cpus,
 	}
 }
 
 // corralLauncher starts containers with isolation.Runtime.Start in this
 // process, which becomes their parent.
 type corralLauncher struct {
-	rt *isolation.Runtime
-	w  *workDir
+	rt   *isolation.Runtime
+	w    *workDir
+	cpus float64 // the containers' Spec.CPUs
 
 	mu   sync.Mutex // guards live
 	live map[string]*isolation.Container
 }
 
-func newCorralLauncher(rt *isolation.Runtime, w *workDir) *corralLauncher {
-	return &corralLauncher{rt: rt, w: w, live: map[string]*isolation.Container{}}
+func newCorralLauncher(rt *isolation.Runtime, w *workDir, cpus float64) *corralLauncher {
+	return &corralLauncher{rt: rt, w: w, cpus: cpus, live: map[string]*isolation.Container{}}
 }
 
 func (l *corralLauncher) name() string { return rtCorral }
@@ -51,7 +53,7 @@ func (l *corralLauncher) name() string { return rtCorral }
 func (l *corralLauncher) prepare(string) error { return nil }
 
 func (l *corralLauncher) launch(_ context.Context, id, stdout string) error {
-	c, err := l.rt.Start(corralSpec(l.w, id, stdout))
+	c, err := l.rt.Start(corralSpec(l.w, id, stdout, l.cpus))
 	if err != nil {
 		return err
 	}
@@ -114,17 +116,18 @@ type shimLauncher struct {
 	root string             // rt's root, passed to the shims
 	self string             // this binary
 	w    *workDir
+	cpus float64 // the containers' Spec.CPUs
 
 	mu   sync.Mutex // guards live
 	live map[string]*exec.Cmd
 }
 
-func newShimLauncher(rt *isolation.Runtime, root string, w *workDir) (*shimLauncher, error) {
+func newShimLauncher(rt *isolation.Runtime, root string, w *workDir, cpus float64) (*shimLauncher, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this binary to run as the shim: %w", err)
 	}
-	return &shimLauncher{rt: rt, root: root, self: self, w: w, live: map[string]*exec.Cmd{}}, nil
+	return &shimLauncher{rt: rt, root: root, self: self, w: w, cpus: cpus, live: map[string]*exec.Cmd{}}, nil
 }
 
 func (l *shimLauncher) name() string { return rtShim }
@@ -143,7 +146,7 @@ func (l *shimLauncher) prepare(id string) error {
 func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
 	cmd, err := shim.Start(l.self, l.runDir(id), shim.Spec{
 		Isolation: shim.Linux,
-		Container: corralSpec(l.w, id, stdout),
+		Container: corralSpec(l.w, id, stdout, l.cpus),
 		Root:      l.root,
 		// No grace: the workload ignores SIGTERM (it is PID 1 without a
 		// handler), and remove is timed like `runc delete -f`.

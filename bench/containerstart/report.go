@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"corral/isolation"
 )
 
 // titles are the table's column headings per runtime.
@@ -36,7 +38,11 @@ type reportInfo struct {
 // runtime, then runc's time divided by each Corral runtime's.
 func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "### Container start: Corral vs runc, same run\n\n")
+	fmt.Fprintf(&b, "### Container start: Corral vs runc, same run")
+	if info.cfg.CPUs > 0 {
+		fmt.Fprintf(&b, ", cpus %g", info.cfg.CPUs)
+	}
+	b.WriteString("\n\n")
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
 	fmt.Fprintf(&b, "Kernel %s, cgroups %s, %d CPUs.", unix.ByteSliceToString(uts.Release[:]), info.cgroups, runtime.NumCPU())
@@ -44,6 +50,7 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 		fmt.Fprintf(&b, " %s.", info.runc)
 	}
 	fmt.Fprintf(&b, " Root: a directory with busybox-static (from %s); process `%s`, stdout on a FIFO: running = its first byte read.", info.cfg.Busybox, strings.Join(quoteArgs(workload), " "))
+	b.WriteString(" " + cpuNote(info.cfg.CPUs))
 	fmt.Fprintf(&b, " %d sequential launches per runtime, interleaved, after %d untimed; then %d at once.\n\n", info.cfg.N, info.cfg.Warmup, info.cfg.Concurrent)
 
 	var runc *result
@@ -108,6 +115,16 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// cpuNote says what CPU limits the containers had.
+func cpuNote(cpus float64) string {
+	cpu := isolation.CPULimits(cpus)
+	if cpu == nil {
+		return "No CPU limit."
+	}
+	return fmt.Sprintf("CPU limited as a Corral task with cpus %g: cpu.shares %d, CFS quota %d µs per %d µs period.",
+		cpus, *cpu.Shares, *cpu.Quota, *cpu.Period)
 }
 
 // percentile returns the nearest-rank q-quantile of ds (0 if empty); q = 1

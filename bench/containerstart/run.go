@@ -73,33 +73,13 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	}()
 	runcVersion := ""
 	for _, name := range cfg.Runtimes {
-		switch name {
-		case rtCorral:
-			rt, err := isolation.NewRuntime(filepath.Join(w.dir, "corral-state"))
-			if err != nil {
-				return err
-			}
-			launchers = append(launchers, newCorralLauncher(rt, w))
-		case rtShim:
-			root := filepath.Join(w.dir, "shim-state")
-			rt, err := isolation.NewRuntime(root)
-			if err != nil {
-				return err
-			}
-			l, err := newShimLauncher(rt, root, w)
-			if err != nil {
-				return err
-			}
-			launchers = append(launchers, l)
-		case rtRunc:
-			l, err := newRuncLauncher(ctx, cfg.Runc, w)
-			if err != nil {
-				return err
-			}
-			runcVersion = l.version + " (" + l.bin + ")"
-			launchers = append(launchers, l)
-		default:
-			return fmt.Errorf("unknown runtime %q", name)
+		l, err := newLauncher(ctx, name, cfg, w)
+		if err != nil {
+			return err
+		}
+		launchers = append(launchers, l)
+		if rl, ok := l.(*runcLauncher); ok {
+			runcVersion = rl.version + " (" + rl.bin + ")"
 		}
 	}
 
@@ -140,6 +120,37 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 		}
 	}
 	return writeReport(out, reportInfo{cfg: cfg, runc: runcVersion, cgroups: cgroupLayout()}, results)
+}
+
+// newLauncher makes the launcher of runtime name, keeping its state in w.
+func newLauncher(ctx context.Context, name string, cfg Config, w *workDir) (launcher, error) {
+	switch name {
+	case rtCorral:
+		rt, err := isolation.NewRuntime(filepath.Join(w.dir, "corral-state"))
+		if err != nil {
+			return nil, err
+		}
+		return newCorralLauncher(rt, w, cfg.CPUs), nil
+	case rtShim:
+		root := filepath.Join(w.dir, "shim-state")
+		rt, err := isolation.NewRuntime(root)
+		if err != nil {
+			return nil, err
+		}
+		l, err := newShimLauncher(rt, root, w, cfg.CPUs)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	case rtRunc:
+		l, err := newRuncLauncher(ctx, cfg.Runc, cfg.CPUs, w)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	default:
+		return nil, fmt.Errorf("unknown runtime %q", name)
+	}
 }
 
 // id names a container: unique per benchmark process, runtime, phase

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"corral/isolation"
 )
 
 // runcCgroupParent is the cgroup runc's containers live under: the bundles
@@ -35,8 +37,8 @@ type runcLauncher struct {
 
 // newRuncLauncher checks the runc binary and builds the bundle template
 // from `runc spec --rootless=false`, adjusted so the container is the one
-// isolation builds for corralSpec (see matchCorral).
-func newRuncLauncher(ctx context.Context, bin string, w *workDir) (*runcLauncher, error) {
+// isolation builds for corralSpec with cpus (see matchCorral).
+func newRuncLauncher(ctx context.Context, bin string, cpus float64, w *workDir) (*runcLauncher, error) {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		return nil, fmt.Errorf("finding -runc %q: %w (Debian: apt-get install runc)", bin, err)
@@ -61,7 +63,7 @@ func newRuncLauncher(ctx context.Context, bin string, w *workDir) (*runcLauncher
 	if err := json.Unmarshal(b, &base); err != nil {
 		return nil, fmt.Errorf("decoding runc's default spec: %w", err)
 	}
-	if err := matchCorral(&base, w.rootfs); err != nil {
+	if err := matchCorral(&base, w.rootfs, cpus); err != nil {
 		return nil, err
 	}
 	l := &runcLauncher{
@@ -75,8 +77,10 @@ func newRuncLauncher(ctx context.Context, bin string, w *workDir) (*runcLauncher
 // builds from the same runc default (specconv.Example) for corralSpec:
 // the root file system read-write, no terminal, no rlimits, the host's
 // hostname and network, the host's resolver files bound read-only, the same
-// command and PATH.
-func matchCorral(s *specs.Spec, rootfs string) error {
+// command and PATH, and the same CPU limits. runc applies those from the
+// start, while its init sets the container up; isolation only once its init
+// is ready.
+func matchCorral(s *specs.Spec, rootfs string, cpus float64) error {
 	if s.Process == nil || s.Root == nil || s.Linux == nil {
 		return errors.New("runc's default spec lacks process, root or linux")
 	}
@@ -94,6 +98,12 @@ func matchCorral(s *specs.Spec, rootfs string) error {
 		}
 	}
 	s.Linux.Namespaces = ns
+	if cpu := isolation.CPULimits(cpus); cpu != nil {
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		s.Linux.Resources.CPU = cpu
+	}
 	for _, f := range []string{"/etc/resolv.conf", "/etc/hosts"} {
 		if _, err := os.Stat(f); err == nil {
 			s.Mounts = append(s.Mounts, specs.Mount{
