@@ -118,6 +118,7 @@ type server struct {
 	proxy *httputil.ReverseProxy
 	via   string // X-Marathon-Via of what this master forwards
 	now   func() time.Time
+	cache responseCache // of GET /v2/apps, /v2/apps/{id} and /v2/tasks
 }
 
 // New returns the v2 API. Fields of cfg that Validate would reject fall

@@ -106,19 +106,22 @@ func (s *server) listApps(w http.ResponseWriter, r *http.Request, b Backend) err
 	}
 	e := listEmbeds(q["embed"])
 	v := b.View()
-	now := s.now()
-	apps := make([]marathon.AppInfo, 0, len(v.Root.Apps))
-	for _, id := range sortedAppIDs(v.Root) {
-		a := v.Root.Apps[id]
-		switch {
-		case q.Has("id") && !containsFold(a.ID, q.Get("id")):
-		case q.Has("cmd") && (a.Cmd == "" || !containsFold(a.Cmd, q.Get("cmd"))):
-		case !matchAll(sels, a.Labels):
-		default:
-			apps = append(apps, renderApp(v, a, e, now))
+	key := cacheKey{resource: "apps", query: filterQuery(q, "id", "cmd", "label"), embeds: e}
+	s.cache.get(v, key, func() response {
+		now := s.now()
+		apps := make([]marathon.AppInfo, 0, len(v.Root.Apps))
+		for _, id := range sortedAppIDs(v.Root) {
+			a := v.Root.Apps[id]
+			switch {
+			case q.Has("id") && !containsFold(a.ID, q.Get("id")):
+			case q.Has("cmd") && (a.Cmd == "" || !containsFold(a.Cmd, q.Get("cmd"))):
+			case !matchAll(sels, a.Labels):
+			default:
+				apps = append(apps, renderApp(v, a, e, now))
+			}
 		}
-	}
-	writeJSON(w, http.StatusOK, marathon.AppList{Apps: apps})
+		return jsonResponse(http.StatusOK, marathon.AppList{Apps: apps})
+	}).write(w)
 	return nil
 }
 
@@ -152,20 +155,25 @@ func appsBelow(r model.Root, gid string) []string {
 func (s *server) getApp(w http.ResponseWriter, r *http.Request, b Backend, ref appRef) error {
 	e := singleEmbeds(r.URL.Query()["embed"])
 	v := b.View()
-	now := s.now()
 	if ref.group {
-		apps := []marathon.AppInfo{}
-		for _, id := range appsBelow(v.Root, ref.id) {
-			apps = append(apps, renderApp(v, v.Root.Apps[id], e, now))
-		}
-		writeJSON(w, http.StatusOK, map[string][]marathon.AppInfo{"*": apps})
+		key := cacheKey{resource: "apps below " + ref.id, embeds: e}
+		s.cache.get(v, key, func() response {
+			now := s.now()
+			apps := []marathon.AppInfo{}
+			for _, id := range appsBelow(v.Root, ref.id) {
+				apps = append(apps, renderApp(v, v.Root.Apps[id], e, now))
+			}
+			return jsonResponse(http.StatusOK, map[string][]marathon.AppInfo{"*": apps})
+		}).write(w)
 		return nil
 	}
 	a, ok := v.Root.Apps[ref.id]
 	if !ok {
 		return marathon.AppNotFound(ref.id)
 	}
-	writeJSON(w, http.StatusOK, marathon.AppSingle{App: renderApp(v, a, e, now)})
+	s.cache.get(v, cacheKey{resource: "app " + ref.id, embeds: e}, func() response {
+		return jsonResponse(http.StatusOK, marathon.AppSingle{App: renderApp(v, a, e, s.now())})
+	}).write(w)
 	return nil
 }
 

@@ -28,8 +28,16 @@ const (
 	msgThereIsNoLeader = "There is no leader"
 )
 
-// writeJSON writes v as the response with the given status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// response is an encoded response, as written and as cached.
+type response struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// jsonResponse encodes v with the given status; a value that cannot be
+// encoded is a 500 that says why.
+func jsonResponse(status int, v any) response {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -38,9 +46,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		buf.Reset()
 		enc.Encode(marathon.Message{Message: "encoding the response: " + err.Error()})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	return response{status: status, contentType: "application/json", body: buf.Bytes()}
+}
+
+func (resp response) write(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", resp.contentType)
+	w.WriteHeader(resp.status)
+	w.Write(resp.body)
+}
+
+// writeJSON writes v as the response with the given status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	jsonResponse(status, v).write(w)
 }
 
 // writeError writes a *marathon.Error with its status and body. Anything

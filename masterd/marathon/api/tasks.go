@@ -2,8 +2,10 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -16,9 +18,10 @@ import (
 // Accept: text/plain the endpoint list of every app.
 func (s *server) listTasks(w http.ResponseWriter, r *http.Request, b Backend) error {
 	v := b.View()
-	ids := sortedAppIDs(v.Root)
 	if wantsText(r) {
-		writeText(w, endpoints(v, ids))
+		s.cache.get(v, cacheKey{resource: "tasks", text: true}, func() response {
+			return textResponse(endpoints(v, sortedAppIDs(v.Root)))
+		}).write(w)
 		return nil
 	}
 	q := r.URL.Query()
@@ -31,17 +34,20 @@ func (s *server) listTasks(w http.ResponseWriter, r *http.Request, b Backend) er
 			states[marathon.TaskStaging] = true
 		}
 	}
-	tasks := []marathon.Task{}
-	for _, id := range ids {
-		if st := v.Apps[id]; st != nil {
-			for _, t := range st.Tasks {
-				if len(states) == 0 || states[t.State] {
-					tasks = append(tasks, t)
+	key := cacheKey{resource: "tasks", query: strings.Join(slices.Sorted(maps.Keys(states)), ",")}
+	s.cache.get(v, key, func() response {
+		tasks := []marathon.Task{}
+		for _, id := range sortedAppIDs(v.Root) {
+			if st := v.Apps[id]; st != nil {
+				for _, t := range st.Tasks {
+					if len(states) == 0 || states[t.State] {
+						tasks = append(tasks, t)
+					}
 				}
 			}
 		}
-	}
-	writeJSON(w, http.StatusOK, marathon.TaskList{Tasks: tasks})
+		return jsonResponse(http.StatusOK, marathon.TaskList{Tasks: tasks})
+	}).write(w)
 	return nil
 }
 
@@ -64,7 +70,7 @@ func (s *server) appTasks(w http.ResponseWriter, r *http.Request, b Backend, ref
 		ids = []string{ref.id}
 	}
 	if wantsText(r) {
-		writeText(w, endpoints(v, ids))
+		textResponse(endpoints(v, ids)).write(w)
 		return nil
 	}
 	tasks := []marathon.Task{}
@@ -264,10 +270,8 @@ func quality(accept, typ, sub string) float64 {
 	return q
 }
 
-func writeText(w http.ResponseWriter, body string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	w.Write([]byte(body))
+func textResponse(body string) response {
+	return response{status: http.StatusOK, contentType: "text/plain; charset=utf-8", body: []byte(body)}
 }
 
 // endpoints writes the apps' running tasks in the format of Marathon's
