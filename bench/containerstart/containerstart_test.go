@@ -89,9 +89,10 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestBenchSmoke runs the Corral side for a few launches, sequential and
-// concurrent, and checks that nothing is left behind.
-func TestBenchSmoke(t *testing.T) {
+// containerTestConfig returns the default configuration, or skips the test
+// where containers cannot run.
+func containerTestConfig(t *testing.T) Config {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: containers need namespaces, cgroups and mounts")
 	}
@@ -99,6 +100,13 @@ func TestBenchSmoke(t *testing.T) {
 	if err := checkBusybox(cfg.Busybox); err != nil {
 		t.Skipf("needs a static busybox: %v", err)
 	}
+	return cfg
+}
+
+// TestBenchSmoke runs the Corral side for a few launches, sequential and
+// concurrent, and checks that nothing is left behind.
+func TestBenchSmoke(t *testing.T) {
+	cfg := containerTestConfig(t)
 	cfg.N, cfg.Concurrent, cfg.Warmup = 3, 3, 0
 	cfg.Runtimes = []string{rtCorral}
 	cfg.Timeout = 10 * time.Second
@@ -219,13 +227,7 @@ func TestReportCPUs(t *testing.T) {
 // and checks, while its process runs, that its cgroup has the limits of a
 // Corral task with cpus 0.01.
 func TestContainerCPULimits(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: containers need namespaces, cgroups and mounts")
-	}
-	cfg := DefaultConfig()
-	if err := checkBusybox(cfg.Busybox); err != nil {
-		t.Skipf("needs a static busybox: %v", err)
-	}
+	cfg := containerTestConfig(t)
 	cfg.CPUs = 0.01
 	if !cgroupExists(corralCgroupParent) {
 		t.Cleanup(func() { removeEmptyCgroup(corralCgroupParent) })

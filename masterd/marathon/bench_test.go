@@ -1,7 +1,6 @@
 package marathon_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,14 +58,11 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 	for b.Loop() {
 		iter++
 		id := fmt.Sprintf("/launch-%d", iter)
-		body, err := json.Marshal(map[string]any{"id": id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 16,
-			"instances": n, "taskKillGracePeriodSeconds": 1})
-		if err != nil {
-			b.Fatal(err)
-		}
+		body := map[string]any{"id": id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 16,
+			"instances": n, "taskKillGracePeriodSeconds": 1}
 		seen := len(events())
 		start := time.Now()
-		if status, resp := send(b, c, http.MethodPost, "/v2/apps", body); status != http.StatusCreated {
+		if status, resp := call(b, c, http.MethodPost, "/v2/apps", body); status != http.StatusCreated {
 			b.Fatalf("POST /v2/apps: %d %s", status, resp)
 		}
 		// TASK_RUNNING events by task, as they arrived; the timer stops at
@@ -125,7 +121,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 		toStaged += firstStaged.Sub(start)
 
 		// Every task ends before the next POST.
-		if status, resp := send(b, c, http.MethodDelete, "/v2/apps"+id, nil); status != http.StatusOK {
+		if status, resp := call(b, c, http.MethodDelete, "/v2/apps"+id, nil); status != http.StatusOK {
 			b.Fatalf("DELETE /v2/apps%s: %d %s", id, status, resp)
 		}
 		c.WaitFor(5*time.Minute, "app_terminated_event of "+id, func() bool {
@@ -154,7 +150,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 // filtered to it: GET /v2/apps/{id} would render and decode every task,
 // which every 5 ms is a load of its own on 2 cores.
 func runningCount(b *testing.B, c *marathontest.Cluster, id string) int {
-	status, resp := send(b, c, http.MethodGet, "/v2/apps?embed=apps.counts&id="+url.QueryEscape(id), nil)
+	status, resp := call(b, c, http.MethodGet, "/v2/apps?embed=apps.counts&id="+url.QueryEscape(id), nil)
 	var l marathon.AppList
 	if status != http.StatusOK || json.Unmarshal(resp, &l) != nil {
 		return -1
@@ -189,7 +185,7 @@ func BenchmarkAppsEmbedTasks1000(b *testing.B) {
 	// tasks the agent leaves behind one at a time. Not waited on through
 	// /v2/events: 1,000 apps' events overflow a subscriber's buffer.
 	b.Cleanup(func() {
-		if status, resp := send(b, c, http.MethodDelete, "/v2/groups/bench?force=true", nil); status != http.StatusOK {
+		if status, resp := call(b, c, http.MethodDelete, "/v2/groups/bench?force=true", nil); status != http.StatusOK {
 			b.Errorf("DELETE /v2/groups/bench: %d %s", status, resp)
 			return
 		}
@@ -216,17 +212,13 @@ func BenchmarkAppsEmbedTasks1000(b *testing.B) {
 		defs[i] = map[string]any{"id": fmt.Sprintf("/bench/app-%04d", i), "cmd": "sleep 3600",
 			"cpus": 0.01, "mem": 16, "instances": 1, "labels": map[string]string{"bench": "apps"}}
 	}
-	body, err := json.Marshal(defs)
-	if err != nil {
-		b.Fatal(err)
-	}
 	start := time.Now()
-	if status, resp := send(b, c, http.MethodPut, "/v2/apps", body); status != http.StatusOK {
+	if status, resp := call(b, c, http.MethodPut, "/v2/apps", defs); status != http.StatusOK {
 		b.Fatalf("PUT /v2/apps with %d apps: %d %s", apps, status, resp)
 	}
 	// Polled once a second: rendering 1,000 apps is a load of its own.
 	waitEvery(b, 10*time.Minute, time.Second, fmt.Sprintf("%d apps with a running task", apps), func() bool {
-		status, resp := send(b, c, http.MethodGet, "/v2/apps?embed=apps.counts", nil)
+		status, resp := call(b, c, http.MethodGet, "/v2/apps?embed=apps.counts", nil)
 		var l marathon.AppList
 		if status != http.StatusOK || json.Unmarshal(resp, &l) != nil || len(l.Apps) != apps {
 			return false
@@ -239,7 +231,7 @@ func BenchmarkAppsEmbedTasks1000(b *testing.B) {
 		return true
 	})
 	b.Logf("%d apps, one task each: all running %.1fs after the bulk PUT", apps, time.Since(start).Seconds())
-	status, resp := send(b, c, http.MethodGet, appsURL, nil)
+	status, resp := call(b, c, http.MethodGet, appsURL, nil)
 	var l marathon.AppList
 	if status != http.StatusOK || json.Unmarshal(resp, &l) != nil || len(l.Apps) != apps {
 		b.Fatalf("GET %s: %d, %d bytes", appsURL, status, len(resp))
@@ -322,27 +314,6 @@ func BenchmarkAppsEmbedTasks1000(b *testing.B) {
 		b.ReportMetric(ms(r.p99), "ms-p99")
 		b.ReportMetric(float64(r.errors), "errors")
 	})
-}
-
-// send makes one request to the Marathon API and returns the status and
-// body.
-func send(b testing.TB, c *marathontest.Cluster, method, path string, body []byte) (int, []byte) {
-	b.Helper()
-	req, err := http.NewRequest(method, c.Marathon+path, bytes.NewReader(body))
-	if err != nil {
-		b.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		b.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.Fatalf("%s %s: reading the body: %v", method, path, err)
-	}
-	return resp.StatusCode, out
 }
 
 // waitEvery polls cond every interval until it holds or fails b.

@@ -18,7 +18,7 @@ import (
 
 // call sends a JSON request to the Marathon API and returns the status and
 // body.
-func call(t *testing.T, c *marathontest.Cluster, method, path string, body any) (int, []byte) {
+func call(t testing.TB, c *marathontest.Cluster, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var r io.Reader
 	if body != nil {
