@@ -3,12 +3,14 @@ package statetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"corral/masterd/state"
@@ -34,16 +36,28 @@ func Config(t testing.TB) state.Config {
 }
 
 // Start runs an embedded etcd until the test ends and returns it with its
-// client URL.
+// client URL. Ports another process took between FreePort and etcd's
+// listen (the tests of other packages run at the same time) are given up
+// for new ones, a few times.
 func Start(t testing.TB) (*state.Etcd, string) {
 	t.Helper()
-	cfg := Config(t)
-	e, err := state.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("starting embedded etcd: %v", err)
+	for attempt := 1; ; attempt++ {
+		cfg := Config(t)
+		e, err := state.Open(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil && attempt < 5 && addrInUse(err) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("starting embedded etcd: %v", err)
+		}
+		t.Cleanup(e.Close)
+		return e, cfg.ClientURL
 	}
-	t.Cleanup(e.Close)
-	return e, cfg.ClientURL
+}
+
+// addrInUse reports whether err is a listen on a port already taken.
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // Proxy forwards TCP connections to an etcd until cut, so that tests can
