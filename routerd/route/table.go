@@ -61,6 +61,7 @@ type Service struct {
 	PortIndex   int      `json:"portIndex"`
 	ServicePort int      `json:"servicePort"`
 	Listen      string   `json:"listen,omitempty"` // host:port of the service port; "" when not bound
+	ListenError string   `json:"listenError,omitempty"`
 	Mode        Mode     `json:"mode"`
 	Balance     Balance  `json:"balance"`
 	VHosts      []string `json:"vhosts,omitempty"`
@@ -341,4 +342,39 @@ func backendAddr(app *marathon.App, task *marathon.Task, n int, container bool) 
 		return "", fmt.Sprintf("no host port for port index %d", n)
 	}
 	return net.JoinHostPort(task.Host, strconv.Itoa(task.Ports[n])), ""
+}
+
+// WithListenErrors returns a copy of t in which the services whose listen
+// address could not be bound (errs: address → error) no longer claim it:
+// a TCP service is skipped with the error as its reason, an HTTP service
+// keeps its edge routes and shows the error.
+func (t *Table) WithListenErrors(errs map[string]string) *Table {
+	if len(errs) == 0 {
+		return t
+	}
+	c := *t
+	c.Services = make([]*Service, 0, len(t.Services))
+	c.Skipped = append([]Skip(nil), t.Skipped...)
+	c.listeners = make(map[string]*Service, len(t.listeners))
+	for _, s := range t.Services {
+		msg, bad := errs[s.Listen]
+		if s.Listen == "" || !bad {
+			cp := *s // buildEdge below writes EdgeConflict: never into t's services
+			c.Services = append(c.Services, &cp)
+			if s.Listen != "" {
+				c.listeners[s.Listen] = &cp
+			}
+			continue
+		}
+		reason := fmt.Sprintf("cannot listen on %s: %s", s.Listen, msg)
+		if s.Mode == ModeHTTP && len(s.VHosts)+len(s.Paths) > 0 {
+			cp := *s
+			cp.Listen, cp.ListenError = "", reason
+			c.Services = append(c.Services, &cp)
+			continue
+		}
+		c.Skipped = append(c.Skipped, Skip{s.AppID, s.PortIndex, s.ServicePort, reason})
+	}
+	c.edge = buildEdge(c.Services, t)
+	return &c
 }

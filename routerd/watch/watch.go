@@ -1,0 +1,377 @@
+// Package watch follows Marathon as marathon-lb does: a full read of
+// GET /v2/apps?embed=apps.tasks when the event stream connects (and again
+// every few minutes), then /v2/events for changes, applied as they come,
+// with bursts coalesced into one update. Several Marathon URLs fail over
+// to each other and standby redirects are followed. While Marathon is
+// unreachable nothing is published, so routing goes on with the last good
+// apps; Status says why.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"corral/marathon"
+)
+
+// Config says where Marathon is and how to follow it.
+type Config struct {
+	URLs        []string      // Marathon base URLs, tried in turn
+	Credentials string        // user:password for HTTP basic auth, or ""
+	Resync      time.Duration // full read this often even without events
+	// FullReadInterval is the least time between two full reads that
+	// events asked for (deployments, group changes): a storm of changes
+	// costs one read per interval.
+	FullReadInterval time.Duration
+	RequestTimeout   time.Duration // one read of the apps
+	MaxBackoff       time.Duration // longest wait between reconnects
+}
+
+// DefaultConfig follows http://127.0.0.1:8080.
+func DefaultConfig() Config {
+	return Config{URLs: []string{"http://127.0.0.1:8080"}, Resync: 5 * time.Minute, FullReadInterval: time.Second,
+		RequestTimeout: 30 * time.Second, MaxBackoff: 5 * time.Second}
+}
+
+// ParseURLs splits a comma-separated list of Marathon URLs.
+func ParseURLs(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, strings.TrimSuffix(f, "/"))
+		}
+	}
+	return out
+}
+
+// Validate checks the config.
+func (c Config) Validate() error {
+	if len(c.URLs) == 0 {
+		return fmt.Errorf("no Marathon URL")
+	}
+	for _, u := range c.URLs {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return fmt.Errorf("invalid Marathon URL %q, must be http(s)://host[:port]", u)
+		}
+	}
+	if c.Credentials != "" {
+		if u, p, ok := strings.Cut(c.Credentials, ":"); !ok || u == "" || p == "" {
+			return fmt.Errorf("invalid Marathon credentials, must be user:password")
+		}
+	}
+	if c.Resync <= 0 || c.FullReadInterval < 0 || c.RequestTimeout <= 0 || c.MaxBackoff <= 0 {
+		return fmt.Errorf("invalid watch timing: resync %v, full read interval %v, request timeout %v, max backoff %v; must be positive",
+			c.Resync, c.FullReadInterval, c.RequestTimeout, c.MaxBackoff)
+	}
+	return nil
+}
+
+// Status is the watcher's view of Marathon.
+type Status struct {
+	Connected bool      `json:"connected"`
+	URL       string    `json:"url,omitempty"`      // the Marathon followed now, or tried last
+	LastSync  time.Time `json:"lastSync,omitzero"`  // last full read
+	LastEvent time.Time `json:"lastEvent,omitzero"` // last event applied
+	Error     string    `json:"error,omitempty"`    // why it is not connected
+	Since     time.Time `json:"since,omitzero"`     // when the current condition began
+	Events    uint64    `json:"events"`
+	BadEvents uint64    `json:"badEvents"` // events that could not be decoded, skipped
+}
+
+// Watcher follows Marathon.
+type Watcher struct {
+	cfg    Config
+	log    *slog.Logger
+	client *http.Client
+	// OnSyncError, when set, is called for each failed read or stream.
+	OnSyncError func()
+	// OnSync, when set, is called after each full read.
+	OnSync func()
+
+	mu     sync.Mutex // guards status
+	status Status
+}
+
+// New makes a watcher.
+func New(cfg Config, log *slog.Logger) (*Watcher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := &Watcher{cfg: cfg, log: log, status: Status{Error: "not connected yet", Since: time.Now()}}
+	w.client = &http.Client{CheckRedirect: w.redirect}
+	return w, nil
+}
+
+// redirect follows a standby's redirect to the leader, keeping the
+// credentials (Go drops them when the host changes).
+func (w *Watcher) redirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return fmt.Errorf("more than 5 redirects")
+	}
+	w.auth(req)
+	return nil
+}
+
+func (w *Watcher) auth(req *http.Request) {
+	if u, p, ok := strings.Cut(w.cfg.Credentials, ":"); ok {
+		req.SetBasicAuth(u, p)
+	}
+}
+
+// Status returns the watcher's view of Marathon now.
+func (w *Watcher) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Watcher) setStatus(f func(*Status)) {
+	w.mu.Lock()
+	f(&w.status)
+	w.mu.Unlock()
+}
+
+// Run follows Marathon until ctx ends, calling publish with every app and
+// its tasks after each change. publish runs on Run's goroutine.
+func (w *Watcher) Run(ctx context.Context, publish func([]marathon.AppInfo)) error {
+	backoff := 100 * time.Millisecond
+	for i := 0; ctx.Err() == nil; i++ {
+		base := w.cfg.URLs[i%len(w.cfg.URLs)]
+		started := time.Now()
+		err := w.session(ctx, base, publish)
+		if ctx.Err() != nil {
+			break
+		}
+		if err == nil {
+			err = errors.New("event stream ended")
+		}
+		if w.OnSyncError != nil {
+			w.OnSyncError()
+		}
+		w.setStatus(func(s *Status) {
+			if s.Connected || s.Error == "" {
+				s.Since = time.Now()
+			}
+			s.Connected, s.URL, s.Error = false, base, err.Error()
+		})
+		w.log.Warn("marathon unreachable, routing on the last good apps", "url", base, "err", err)
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	}
+	return nil
+}
+
+// session follows one Marathon until its event stream fails.
+func (w *Watcher) session(ctx context.Context, base string, publish func([]marathon.AppInfo)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/events", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	w.auth(req)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("connecting to the event stream: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return fmt.Errorf("connecting to the event stream: %s", resp.Status)
+	}
+	// Reads go to the Marathon that served the stream, after redirects.
+	base = strings.TrimSuffix(resp.Request.URL.String(), "/v2/events")
+	events := make(chan marathon.Event, 4096)
+	readErr := make(chan error, 1)
+	go func() { readErr <- w.readEvents(resp.Body, events) }()
+	defer func() {
+		cancel()
+		resp.Body.Close()
+		for range events { // let the reader finish
+		}
+	}()
+
+	st := newState()
+	if err := w.fullRead(ctx, base, st); err != nil {
+		return err
+	}
+	publish(st.snapshot())
+	w.setStatus(func(s *Status) { s.Connected, s.URL, s.Error, s.Since = true, base, "", time.Now() })
+	w.log.Info("following marathon", "url", base, "apps", len(st.apps))
+
+	resync := time.NewTicker(w.cfg.Resync)
+	defer resync.Stop()
+	var fullTimer <-chan time.Time
+	lastFull := time.Now()
+	for {
+		var ev marathon.Event
+		var ok bool
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-resync.C:
+			if err := w.fullRead(ctx, base, st); err != nil {
+				return err
+			}
+			lastFull = time.Now()
+			publish(st.snapshot())
+			continue
+		case <-fullTimer:
+			fullTimer = nil
+			if err := w.fullRead(ctx, base, st); err != nil {
+				return err
+			}
+			lastFull = time.Now()
+			publish(st.snapshot())
+			continue
+		case ev, ok = <-events:
+			if !ok {
+				return <-readErr
+			}
+		}
+		// Apply this event and every one already waiting, then publish
+		// once: a burst costs one table.
+		var eff effect
+		n := 0
+		for {
+			e := st.apply(ev)
+			n++
+			eff.changed = eff.changed || e.changed
+			eff.fetchAll = eff.fetchAll || e.fetchAll
+			eff.fetchApps = append(eff.fetchApps, e.fetchApps...)
+			if n >= 10000 {
+				break
+			}
+			select {
+			case ev, ok = <-events:
+			default:
+				ok = false
+			}
+			if !ok {
+				break
+			}
+		}
+		w.setStatus(func(s *Status) { s.LastEvent = time.Now(); s.Events += uint64(n) })
+		seen := map[string]bool{}
+		for _, id := range eff.fetchApps {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			changed, err := w.readApp(ctx, base, st, id)
+			if err != nil {
+				return err
+			}
+			eff.changed = eff.changed || changed
+		}
+		if eff.fetchAll && fullTimer == nil {
+			fullTimer = time.After(max(0, w.cfg.FullReadInterval-time.Since(lastFull)))
+		}
+		if eff.changed {
+			publish(st.snapshot())
+		}
+	}
+}
+
+// readEvents decodes the stream into events until it ends; undecodable
+// events are counted, logged and skipped.
+func (w *Watcher) readEvents(body io.Reader, out chan<- marathon.Event) error {
+	defer close(out)
+	r := newSSEReader(body)
+	for {
+		raw, err := r.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return errors.New("event stream closed by marathon")
+			}
+			return fmt.Errorf("reading the event stream: %w", err)
+		}
+		ev, err := marathon.DecodeEvent(raw.Data)
+		if err != nil {
+			w.setStatus(func(s *Status) { s.BadEvents++ })
+			w.log.Debug("event skipped", "event", raw.Name, "err", err)
+			continue
+		}
+		out <- ev
+	}
+}
+
+// fullRead replaces st's apps with Marathon's.
+func (w *Watcher) fullRead(ctx context.Context, base string, st *state) error {
+	var list struct {
+		Apps []marathon.AppInfo `json:"apps"`
+	}
+	if _, err := w.getJSON(ctx, base+"/v2/apps?embed=apps.tasks", &list); err != nil {
+		return fmt.Errorf("reading apps: %w", err)
+	}
+	st.reset(list.Apps)
+	w.setStatus(func(s *Status) { s.LastSync = time.Now() })
+	if w.OnSync != nil {
+		w.OnSync()
+	}
+	return nil
+}
+
+// readApp reads one app again; a 404 removes it.
+func (w *Watcher) readApp(ctx context.Context, base string, st *state, id string) (bool, error) {
+	if !strings.HasPrefix(id, "/") || strings.ContainsAny(id, "?#") {
+		return false, nil
+	}
+	var one struct {
+		App marathon.AppInfo `json:"app"`
+	}
+	code, err := w.getJSON(ctx, base+"/v2/apps"+id+"?embed=app.tasks", &one)
+	if code == http.StatusNotFound {
+		_, had := st.apps[id]
+		delete(st.apps, id)
+		return had, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading app %s: %w", id, err)
+	}
+	if one.App.ID != id {
+		return false, fmt.Errorf("reading app %s: marathon answered app %q", id, one.App.ID)
+	}
+	st.setApp(one.App)
+	return true, nil
+}
+
+func (w *Watcher) getJSON(ctx context.Context, u string, v any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	w.auth(req)
+	resp, err := w.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return resp.StatusCode, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return resp.StatusCode, fmt.Errorf("decoding %s: %w", u, err)
+	}
+	return resp.StatusCode, nil
+}
