@@ -179,6 +179,7 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 	}
 	wasUnreachable := !a.rec.Unreachable.IsZero()
 	a.rec, a.stream, a.lastSeen, a.recovered = rec, stream, now, false
+	m.opAgentAdded(id, a)
 	if wasUnreachable {
 		// The write that recorded the agent unreachable may still be queued
 		// and land after serveSubscribe's direct one; a next leader would
@@ -194,6 +195,7 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 		if t := a.tasks[k]; t != nil {
 			if rt.State != t.state && len(rt.Statuses) > 0 {
 				t.state = rt.State
+				m.opTaskUpdated(t)
 			}
 			continue
 		}
@@ -319,6 +321,7 @@ func (m *Master) markUnreachable(id string, a *agent, now time.Time, why string)
 	}
 	a.rec.Unreachable = now
 	a.recovered = false
+	m.opAgentRemoved(id)
 	for _, f := range m.frameworks {
 		f.send(mesos.Event{Type: mesos.EventTypeFailure, Failure: &mesos.EventFailure{AgentID: id}})
 	}

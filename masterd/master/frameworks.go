@@ -78,11 +78,13 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 		return nil, errors.New("master is stepping down")
 	}
 	f := m.frameworks[info.ID]
+	added := false
 	if f == nil {
 		f = newFramework(rec, time.Time{})
 		m.frameworks[info.ID] = f
 		m.alloc.AddFramework(info.ID, info.Role)
 		m.log.Info("framework registered", "framework", info.ID, "name", info.Name)
+		added = true
 	} else {
 		if f.events != nil {
 			f.events.close() // failover: the new subscription wins
@@ -96,6 +98,7 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 	}
 	q := newQueue[mesos.Event]()
 	f.events = q
+	m.opFramework(f, added)
 	q.push(mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{
 		FrameworkID: info.ID, MasterID: m.cfg.ID, HeartbeatIntervalSeconds: m.cfg.AgentPingTimeout.Seconds(),
 	}})
@@ -148,6 +151,7 @@ func (m *Master) frameworkGone(id string, q *queue[mesos.Event]) {
 	f.events, f.disconnected = nil, time.Now()
 	m.alloc.Suppress(id)
 	m.returnOffers(id, time.Now())
+	m.opFramework(f, false)
 	m.log.Info("framework disconnected", "framework", id)
 }
 
@@ -290,6 +294,7 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 		t.record(mesos.TaskStatus{TaskID: ti.TaskID, AgentID: agentID, State: mesos.TaskStaging, Source: mesos.SourceMaster, Timestamp: since(now)})
 		a.tasks[taskKey{fid, ti.TaskID}] = t
 		f.tasks[ti.TaskID] = t
+		m.opTaskAdded(t)
 		a.send(mesos.AgentEvent{Type: mesos.AgentEventLaunch, Launch: &mesos.AgentLaunch{FrameworkID: fid, Task: ti}})
 	}
 	// Split what was used over the accepted offers; the rest of each offer
@@ -414,6 +419,7 @@ func (m *Master) teardown(f *framework, now time.Time) {
 	}
 	delete(m.frameworks, id)
 	m.persist(func(ctx context.Context) error { return m.store.Frameworks().Delete(ctx, id) })
+	m.opFrameworkRemoved(f.rec.Info)
 	m.log.Info("framework torn down", "framework", id)
 }
 

@@ -88,6 +88,7 @@ type Master struct {
 	nextFramework int
 	nextStream    int
 	closed        bool
+	opSubs        map[*operatorSub]struct{} // operator API subscribers (operator.go)
 }
 
 // New returns a master that persists through store (fenced on leadership).
@@ -173,6 +174,7 @@ func (m *Master) shutdown() {
 	defer m.mu.Unlock()
 	m.closed = true
 	close(m.stopped)
+	m.closeOperatorSubs()
 	for _, a := range m.agents {
 		if a.stream != nil {
 			a.stream.q.close()

@@ -70,6 +70,7 @@ func (m *Master) adoptTask(a *agent, rt mesos.Task) {
 		m.frameworks[rt.FrameworkID] = f
 		m.alloc.AddFramework(rt.FrameworkID, "*")
 		m.alloc.Suppress(rt.FrameworkID)
+		m.opFramework(f, true)
 	}
 	t := &task{info: rt.Info, frameworkID: rt.FrameworkID, state: rt.State, statuses: rt.Statuses}
 	t.info.AgentID = a.rec.Info.ID
@@ -79,6 +80,7 @@ func (m *Master) adoptTask(a *agent, rt mesos.Task) {
 	k := taskKey{rt.FrameworkID, rt.Info.TaskID}
 	a.tasks[k] = t
 	f.tasks[rt.Info.TaskID] = t
+	m.opTaskAdded(t)
 }
 
 // statusFromAgent applies an agent's status update and forwards it to the
@@ -95,7 +97,11 @@ func (m *Master) statusFromAgent(agentID string, a *agent, frameworkID string, s
 		if st.State.Terminal() {
 			m.finishTask(a, t, st)
 		} else {
+			before := viewOf(t)
 			t.record(st)
+			if viewOf(t) != before {
+				m.opTaskUpdated(t)
+			}
 		}
 	}
 	f := m.frameworks[frameworkID]
@@ -126,6 +132,7 @@ func (m *Master) endTask(a *agent, t *task, st mesos.TaskStatus) {
 // resources back to the allocator. Caller holds m.mu.
 func (m *Master) finishTask(a *agent, t *task, st mesos.TaskStatus) {
 	t.record(st)
+	m.opTaskUpdated(t)
 	k := taskKey{t.frameworkID, t.info.TaskID}
 	if a != nil && a.tasks[k] == t {
 		delete(a.tasks, k)

@@ -1,6 +1,7 @@
 // Package mesosapi serves the Mesos-compatible HTTP endpoints of masterd:
-// /master/state (and its aliases) that Mesos-DNS and other tools read,
-// /master/redirect, /health, and the agent protocol; standbys redirect to the
+// /master/state (and its aliases) that Mesos-DNS and other tools read, the
+// v1 operator API (/api/v1: GET_STATE, SUBSCRIBE…), /master/redirect,
+// /health, and the agent protocol; standbys redirect to the
 // leader with 307 or answer 503 while no leader is elected.
 package mesosapi
 
@@ -38,6 +39,7 @@ func New(el Leadership, current func() *master.Master) *Handler {
 	for _, p := range []string{"/master/state", "/master/state.json", "/state", "/state.json"} {
 		h.mux.HandleFunc("GET "+p, h.leaderOnly(h.state))
 	}
+	h.mux.HandleFunc("POST "+mesos.OperatorAPIPath, h.leaderOnly(h.operator))
 	h.mux.HandleFunc(mesos.AgentAPIPath, h.leaderOnly(func(w http.ResponseWriter, r *http.Request, m *master.Master) {
 		m.ServeAgentAPI(w, r)
 	}))
