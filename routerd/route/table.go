@@ -122,29 +122,31 @@ func Build(cfg Config, apps []marathon.AppInfo, prev *Table, version uint64, now
 		}
 		return cands[i].PortIndex < cands[j].PortIndex
 	})
-	// Owners of last table's listen addresses claim them first.
-	held := func(s *Service) bool {
-		if prev == nil || s.Listen == "" {
-			return false
+	// Listen addresses are claimed by the service that held them in the
+	// last table, then by the service whose own service port it is (Marathon
+	// keeps those unique), then by HAPROXY_{n}_PORT overrides.
+	rank := func(s *Service) int {
+		if prev != nil && s.Listen != "" {
+			if o := prev.listeners[s.Listen]; o != nil && o.AppID == s.AppID && o.PortIndex == s.PortIndex {
+				return 0
+			}
 		}
-		o := prev.listeners[s.Listen]
-		return o != nil && o.AppID == s.AppID && o.PortIndex == s.PortIndex
+		if s.Listen != "" && strings.HasSuffix(s.Listen, ":"+strconv.Itoa(s.ServicePort)) {
+			return 1
+		}
+		return 2
 	}
-	for _, pass := range []bool{true, false} {
-		for _, s := range cands {
-			if held(s) != pass {
+	sort.SliceStable(cands, func(i, j int) bool { return rank(cands[i]) < rank(cands[j]) })
+	for _, s := range cands {
+		if s.Listen != "" {
+			if o := t.listeners[s.Listen]; o != nil {
+				t.Skipped = append(t.Skipped, Skip{s.AppID, s.PortIndex, s.ServicePort,
+					fmt.Sprintf("listen address %s is taken by %s port index %d", s.Listen, o.AppID, o.PortIndex)})
 				continue
 			}
-			if s.Listen != "" {
-				if o := t.listeners[s.Listen]; o != nil {
-					t.Skipped = append(t.Skipped, Skip{s.AppID, s.PortIndex, s.ServicePort,
-						fmt.Sprintf("listen address %s is taken by %s port %d", s.Listen, o.AppID, o.PortIndex)})
-					continue
-				}
-				t.listeners[s.Listen] = s
-			}
-			t.Services = append(t.Services, s)
+			t.listeners[s.Listen] = s
 		}
+		t.Services = append(t.Services, s)
 	}
 	sort.Slice(t.Services, func(i, j int) bool {
 		a, b := t.Services[i], t.Services[j]
