@@ -33,7 +33,17 @@ func run() error {
 		serviceBind  = flag.String("service-bind", cfg.Route.ServiceBind, "address the service-port listeners bind; empty: no service ports")
 		group        = flag.String("group", "*", "marathon-lb groups to route (comma-separated); * routes every app")
 		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
+		masters      = flag.String("masters", strings.Join(cfg.DNS.Source.Masters, ","), "comma-separated Mesos masters (host:port) the resolver follows")
+		ipSources    = flag.String("dns-ip-sources", strings.Join(cfg.DNS.Resolver.Records.IPSources, ","), "where a task's address comes from, in order: netinfo, mesos, docker, host")
+		resolvers    = flag.String("dns-resolvers", "", "comma-separated upstream DNS servers for names outside --dns-domain; empty: REFUSED")
+		ttl          = flag.Uint("dns-ttl", uint(cfg.DNS.Resolver.Records.TTL), "TTL of the resolver's records, in seconds")
 	)
+	dns := &cfg.DNS
+	flag.StringVar(&dns.Resolver.Listen, "dns-listen", dns.Resolver.Listen, "address of the resolver (UDP and TCP); empty turns DNS off")
+	flag.StringVar(&dns.Resolver.HTTPListen, "dns-http-listen", dns.Resolver.HTTPListen, "address of Mesos-DNS's HTTP API (/v1/...); empty turns it off")
+	flag.StringVar(&dns.Resolver.Records.Domain, "dns-domain", dns.Resolver.Records.Domain, "the resolver's domain")
+	flag.DurationVar(&dns.Source.Refresh, "dns-refresh", dns.Source.Refresh, "polling interval of /master/state, used against masters without the operator API's SUBSCRIBE")
+	flag.BoolVar(&dns.Resolver.Records.HealthyOnly, "dns-healthy-only", dns.Resolver.Records.HealthyOnly, "leave out tasks whose latest status says healthy: false")
 	flag.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of the shared HTTP edge; empty turns it off")
 	flag.StringVar(&cfg.HTTPSListen, "https-listen", cfg.HTTPSListen, "address of the HTTPS edge, served when certificates exist; empty turns it off")
 	flag.StringVar(&cfg.HTTP.TLSCertDir, "tls-cert-dir", cfg.HTTP.TLSCertDir, "directory of PEM certificate+key files for the HTTPS edge, picked by SNI")
@@ -54,12 +64,15 @@ func run() error {
 	cfg.Routing = len(cfg.Watch.URLs) > 0
 	cfg.Watch.Credentials = *credentials
 	cfg.Route.ServiceBind = *serviceBind
-	cfg.Route.Groups = nil
-	for _, g := range strings.Split(*group, ",") {
-		if g = strings.TrimSpace(g); g != "" {
-			cfg.Route.Groups = append(cfg.Route.Groups, g)
-		}
+	cfg.Route.Groups = splitList(*group)
+	dns.Source.Masters = splitList(*masters)
+	dns.Resolver.Records.IPSources = splitList(*ipSources)
+	dns.Resolver.Resolvers = splitList(*resolvers)
+	if *ttl > 1<<31-1 {
+		return fmt.Errorf("invalid --dns-ttl %d, must be in [0, %d]", *ttl, 1<<31-1)
 	}
+	dns.Resolver.Records.TTL = uint32(*ttl)
+	dns.Enabled = dns.Resolver.Listen != "" || dns.Resolver.HTTPListen != ""
 	d, err := daemon.New(cfg, log)
 	if err != nil {
 		return err
@@ -67,8 +80,18 @@ func run() error {
 	if err := d.Listen(); err != nil {
 		return err
 	}
-	log.Info("routerd started", "marathon", cfg.Watch.URLs, "http", d.EdgeAddr(), "admin", d.AdminAddr())
+	log.Info("routerd started", "marathon", cfg.Watch.URLs, "http", d.EdgeAddr(), "admin", d.AdminAddr(), "dns", d.DNSAddr())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return d.Run(ctx)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -33,6 +33,7 @@ type Config struct {
 	HTTPListen  string // the shared HTTP edge; "" off
 	HTTPSListen string // the edge over TLS, served when certificates exist; "" off
 	AdminListen string // "" off
+	DNS         DNSConfig
 	// DrainTimeout is how long a stopping routerd lets open connections
 	// finish.
 	DrainTimeout time.Duration
@@ -42,11 +43,14 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{Routing: true, Watch: watch.DefaultConfig(), Route: route.DefaultConfig(), TCP: tcpproxy.DefaultConfig(),
 		HTTP: httpproxy.DefaultConfig(), HTTPListen: ":80", HTTPSListen: ":443", AdminListen: "127.0.0.1:9090",
-		DrainTimeout: 10 * time.Second}
+		DNS: DefaultDNSConfig(), DrainTimeout: 10 * time.Second}
 }
 
 // Validate checks the config.
 func (c Config) Validate() error {
+	if err := c.DNS.Validate(); err != nil {
+		return err
+	}
 	if c.Routing {
 		if err := c.Watch.Validate(); err != nil {
 			return err
@@ -73,6 +77,7 @@ type Daemon struct {
 	watcher *watch.Watcher
 	tcp     *tcpproxy.Proxy
 	http    *httpproxy.Proxy
+	dns     *dnsPart // nil when the resolver is off
 	checks  []admin.Check
 
 	edge, edgeTLS, adminLn net.Listener
@@ -84,10 +89,16 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, Metrics: metrics.New()}
+	var err error
+	if cfg.DNS.Enabled {
+		if d.dns, err = newDNS(cfg.DNS, log); err != nil {
+			return nil, err
+		}
+		d.checks = append(d.checks, d.dns.check())
+	}
 	if !cfg.Routing {
 		return d, nil
 	}
-	var err error
 	if d.watcher, err = watch.New(cfg.Watch, log.With("component", "watch")); err != nil {
 		return nil, err
 	}
@@ -105,9 +116,6 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.checks = append(d.checks, admin.Check{Name: "marathon", Status: d.marathonHealth})
 	return d, nil
 }
-
-// AddCheck adds a part to /_router/health (the resolver's, for one).
-func (d *Daemon) AddCheck(c admin.Check) { d.checks = append(d.checks, c) }
 
 func (d *Daemon) marathonHealth() (any, string) {
 	st := d.watcher.Status()
@@ -136,6 +144,11 @@ func (d *Daemon) Listen() error {
 			return fmt.Errorf("listening on --https-listen: %w", err)
 		}
 	}
+	if d.dns != nil {
+		if err := d.dns.resolver.Listen(); err != nil {
+			return fmt.Errorf("listening for DNS: %w", err)
+		}
+	}
 	if d.cfg.AdminListen != "" {
 		if d.adminLn, err = net.Listen("tcp", d.cfg.AdminListen); err != nil {
 			return fmt.Errorf("listening on --admin-listen: %w", err)
@@ -146,6 +159,22 @@ func (d *Daemon) Listen() error {
 
 // EdgeAddr is the edge's address, or "".
 func (d *Daemon) EdgeAddr() string { return addrOf(d.edge) }
+
+// DNSAddr is the resolver's DNS address, or nil.
+func (d *Daemon) DNSAddr() net.Addr {
+	if d.dns == nil {
+		return nil
+	}
+	return d.dns.resolver.Addr()
+}
+
+// DNSHTTPAddr is the address of the resolver's HTTP API, or nil.
+func (d *Daemon) DNSHTTPAddr() net.Addr {
+	if d.dns == nil {
+		return nil
+	}
+	return d.dns.resolver.HTTPAddr()
+}
 
 // AdminAddr is the admin endpoints' address, or "".
 func (d *Daemon) AdminAddr() string { return addrOf(d.adminLn) }
@@ -191,6 +220,10 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	if d.watcher != nil {
 		goServe("watch", func() error { return d.watcher.Run(wctx, func(apps []marathon.AppInfo) { d.Router.Update(apps) }) })
+	}
+	if d.dns != nil {
+		goServe("dns source", func() error { return d.dns.run(wctx) })
+		goServe("dns", func() error { return d.dns.resolver.Serve(wctx) })
 	}
 	var err error
 	select {

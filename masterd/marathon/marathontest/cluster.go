@@ -30,8 +30,8 @@ var (
 	buildErr  error
 )
 
-// Binaries builds masterd and agentd once per test binary and returns the
-// directory holding them.
+// Binaries builds masterd, agentd and routerd once per test binary and
+// returns the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -39,7 +39,7 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, d := range []string{"masterd", "agentd"} {
+		for _, d := range []string{"masterd", "agentd", "routerd"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, d), "corral/"+d).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", d, err, out)
@@ -136,6 +136,14 @@ func Start(t testing.TB, o Options) *Cluster {
 	return c
 }
 
+// StartRouter runs routerd from the same build against the cluster's
+// Marathon, with the given extra flags, until the test ends; its log is
+// routerd.log in c.Dir.
+func (c *Cluster) StartRouter(args ...string) {
+	c.t.Helper()
+	c.start(filepath.Join(Binaries(c.t), "routerd"), append([]string{"--marathon", c.Marathon, "--masters", strings.TrimPrefix(c.Mesos, "http://"), "--log-level", "debug"}, args...), "routerd.log")
+}
+
 func (c *Cluster) start(bin string, args []string, logName string) {
 	cmd := exec.Command(bin, args...)
 	log, err := os.Create(filepath.Join(c.Dir, logName))
@@ -175,8 +183,11 @@ func (c *Cluster) stop() {
 		}
 	}
 	if c.t.Failed() {
-		for _, name := range []string{"masterd.log", "agentd.log"} {
-			b, _ := os.ReadFile(filepath.Join(c.Dir, name))
+		for _, name := range []string{"masterd.log", "agentd.log", "routerd.log"} {
+			b, err := os.ReadFile(filepath.Join(c.Dir, name))
+			if err != nil {
+				continue
+			}
 			lines := strings.Split(string(b), "\n")
 			c.t.Logf("last lines of %s:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}

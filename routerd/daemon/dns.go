@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"time"
+
+	"corral/dns/records"
+	"corral/dns/resolver"
+	"corral/dns/source"
+	"corral/mesos"
+	"corral/routerd/admin"
+)
+
+// DNSConfig is the resolver's part of routerd: where the Mesos state comes
+// from and how names are served.
+type DNSConfig struct {
+	Enabled  bool // false when both --dns-listen and --dns-http-listen are empty
+	Source   source.Config
+	Resolver resolver.Config
+}
+
+// DefaultDNSConfig is the resolver flags' defaults.
+func DefaultDNSConfig() DNSConfig {
+	return DNSConfig{Enabled: true, Source: source.DefaultConfig(), Resolver: resolver.DefaultConfig()}
+}
+
+// Validate checks the config.
+func (c DNSConfig) Validate() error {
+	if !c.Enabled {
+		return nil
+	}
+	if err := c.Source.Validate(); err != nil {
+		return err
+	}
+	return c.Resolver.Validate()
+}
+
+// dnsPart follows the masters and serves their tasks' names.
+type dnsPart struct {
+	cfg      DNSConfig
+	log      *slog.Logger
+	source   *source.Source
+	resolver *resolver.Resolver
+}
+
+func newDNS(cfg DNSConfig, log *slog.Logger) (*dnsPart, error) {
+	src, err := source.New(cfg.Source, log)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Resolver.RefreshSeconds = int(cfg.Source.Refresh / time.Second)
+	res, err := resolver.New(cfg.Resolver, log.With("component", "dns"))
+	if err != nil {
+		return nil, err
+	}
+	return &dnsPart{cfg: cfg, log: log.With("component", "dns"), source: src, resolver: res}, nil
+}
+
+// run applies each snapshot of the cluster to the resolver until ctx ends.
+func (p *dnsPart) run(ctx context.Context) error {
+	rc := p.cfg.Resolver.Records
+	rc.LookupHost = lookupHost
+	return p.source.Run(ctx, func(st mesos.MasterState) {
+		rc.Masters = p.source.Masters()
+		rs, err := records.Generate(st, rc)
+		if err != nil {
+			p.log.Warn("records not generated, serving the previous ones", "err", err)
+			return
+		}
+		p.resolver.Update(rs, time.Now())
+	})
+}
+
+// lookupHost resolves a host name of the cluster state (agents and masters
+// named by host name), with a short deadline: it runs while records are
+// generated.
+func lookupHost(host string) []netip.Addr {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil
+	}
+	for i, a := range addrs {
+		addrs[i] = a.Unmap()
+	}
+	return addrs
+}
+
+func (p *dnsPart) check() admin.Check {
+	return admin.Check{Name: "dns", Status: func() (any, string) {
+		st := p.source.Status()
+		detail := map[string]any{"connected": st.Connected, "streaming": st.Streaming, "leader": st.Leader,
+			"lastSync": st.LastSync, "recordsAgeSeconds": p.resolver.Age().Seconds()}
+		if st.Err != nil {
+			detail["error"] = st.Err.Error()
+		}
+		if st.Connected {
+			return detail, ""
+		}
+		if p.resolver.Updated().IsZero() {
+			return detail, fmt.Sprintf("no records yet: %v", st.Err)
+		}
+		return detail, fmt.Sprintf("masters unreachable (%v); serving records %.0f s old", st.Err, p.resolver.Age().Seconds())
+	}}
+}
