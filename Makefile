@@ -7,7 +7,7 @@
 
 GO        ?= go
 BIN       := bin
-DAEMONS   := masterd agentd
+DAEMONS   := masterd agentd routerd
 TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \

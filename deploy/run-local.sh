@@ -42,19 +42,34 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
-# The example app: two instances of busybox's httpd, health-checked.
+# routerd: the app's service ports on localhost, the HTTP edge, the resolver.
+EDGE=${EDGE:-127.0.0.1:8000}
+DNS=${DNS:-127.0.0.1:8053}
+"$BIN/routerd" --marathon http://127.0.0.1:8080 --masters 127.0.0.1:5050 --http-listen "$EDGE" --https-listen "" \
+	--dns-listen "$DNS" --dns-http-listen 127.0.0.1:8123 --admin-listen 127.0.0.1:9090 >"$RUN_DIR/routerd.log" 2>&1 &
+pids+=($!)
+
+# The example app: two instances of busybox's httpd, health-checked, also
+# on the edge as hello.localhost.
 curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/json' http://127.0.0.1:8080/v2/apps/hello -d '{
   "id": "/hello",
   "cmd": "echo \"hello from $MESOS_TASK_ID\" > index.html && exec busybox httpd -f -p $PORT0 -h .",
   "instances": 2, "cpus": 0.1, "mem": 32,
   "portDefinitions": [{"port": 0, "name": "http"}],
-  "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 2}]
+  "healthChecks": [{"protocol": "MESOS_HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 2}],
+  "labels": {"HAPROXY_0_VHOST": "hello.localhost"}
 }' || { echo "deploying the example app failed; see $RUN_DIR/masterd.log"; exit 1; }
 endpoints=""
 for _ in $(seq 1 300); do
 	endpoints=$(curl -fsS -H 'Accept: text/plain' http://127.0.0.1:8080/v2/apps/hello/tasks 2>/dev/null | cut -f3- | tr '\t' ' ' | xargs)
 	n=$(curl -fsS http://127.0.0.1:8080/v2/apps/hello 2>/dev/null | grep -o '"tasksHealthy":[0-9]*' | cut -d: -f2)
 	[ "${n:-0}" = 2 ] && break
+	sleep 0.1
+done
+
+service_port=$(curl -fsS http://127.0.0.1:8080/v2/apps/hello 2>/dev/null | grep -o '"servicePort":[0-9]*\|"ports":\[[0-9]*' | head -1 | grep -o '[0-9]*$')
+for _ in $(seq 1 50); do
+	curl -fsS -o /dev/null "http://127.0.0.1:$service_port/" 2>/dev/null && break
 	sleep 0.1
 done
 
@@ -65,6 +80,11 @@ Corral is running (logs in $RUN_DIR):
   agentd    registered    http://127.0.0.1:5051/state   (isolation: $isolation)
   example   app /hello    tasks at: ${endpoints:-(still starting: curl http://127.0.0.1:8080/v2/apps/hello/tasks)}
             try:          curl http://${endpoints%% *}/
+  routerd   service port  curl localhost:$service_port     (any node, any task of /hello)
+            HTTP edge     curl -H 'Host: hello.localhost' http://$EDGE/
+            DNS           dig @${DNS%:*} -p ${DNS##*:} hello.marathon.mesos A +short
+                          dig @${DNS%:*} -p ${DNS##*:} _hello._tcp.marathon.mesos SRV
+            admin         curl 127.0.0.1:9090/_router/routes    (health: /_router/health, /metrics)
 Ctrl-C removes /hello and stops everything.
 MSG
 wait -n "${pids[@]}"

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,7 +34,7 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
-	if _, err := os.Stat("/bin/busybox"); err != nil {
+	if _, err := exec.LookPath("busybox"); err != nil {
 		t.Skip("needs busybox (apt-get install busybox-static)")
 	}
 	c := marathontest.Start(t, marathontest.Options{})
