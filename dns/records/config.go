@@ -37,8 +37,9 @@ type Config struct {
 	SOARname string
 	// SOARefresh, SOARetry, SOAExpire and SOAMinttl are the SOA timers.
 	SOARefresh, SOARetry, SOAExpire, SOAMinttl uint32
-	// Masters are the known masters as "IP:port", in the order that numbers
-	// master0, master1, … ; the leader comes from the state.
+	// Masters are the known masters as "IP:port" (or "host:port", resolved
+	// with LookupHost), in the order that numbers master0, master1, … ; the
+	// leader comes from the state.
 	Masters []string
 	// LookupHost, if set, resolves agent, framework and master host names
 	// that are not IP literals; without it such hosts get no address.
@@ -92,8 +93,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, m := range c.Masters {
-		if _, _, err := splitIPPort(m); err != nil {
-			return fmt.Errorf("invalid master %q, must be IP:port", m)
+		if host, _, err := net.SplitHostPort(m); err != nil || host == "" {
+			return fmt.Errorf("invalid master %q, must be IP:port or host:port", m)
 		}
 	}
 	return nil

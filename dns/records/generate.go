@@ -147,7 +147,7 @@ func (g *gen) agentRecords(agents []mesos.StateAgent) {
 // masterRecords adds leader.<domain>, master.<domain>, master<N>.<domain>
 // and _leader._tcp|_udp.<domain> as Mesos-DNS's masterRecord: configured
 // masters are numbered in order, and a leader missing from that list gets
-// the next number.
+// the next number. Masters given by host name are resolved with LookupHost.
 func (g *gen) masterRecords(leader string) {
 	_, leaderAddr, ok := strings.Cut(leader, "@")
 	if !ok {
@@ -157,6 +157,7 @@ func (g *gen) masterRecords(leader string) {
 	if err != nil {
 		return
 	}
+	leaderAP := net.JoinHostPort(ip.String(), port)
 	g.addAddr("leader"+g.tail, ip)
 	all := "master" + g.tail
 	g.addAddr(all, ip)
@@ -167,19 +168,25 @@ func (g *gen) masterRecords(leader string) {
 	leaderNumbered := false
 	idx := 0
 	for _, m := range g.cfg.Masters {
-		mip, _, err := splitIPPort(m)
+		host, mport, err := net.SplitHostPort(m)
 		if err != nil {
 			continue
 		}
-		if m != leaderAddr && !g.addAddr(all, mip) {
+		ips := g.hostIPs(host)
+		if len(ips) == 0 {
+			continue
+		}
+		mip := ips[0]
+		isLeader := net.JoinHostPort(mip.String(), mport) == leaderAP
+		if !isLeader && !g.addAddr(all, mip) {
 			continue // a duplicate
 		}
-		if m == leaderAddr && leaderNumbered {
+		if isLeader && leaderNumbered {
 			continue
 		}
 		g.addAddr("master"+strconv.Itoa(idx)+g.tail, mip)
 		idx++
-		if m == leaderAddr {
+		if isLeader {
 			leaderNumbered = true
 		}
 	}

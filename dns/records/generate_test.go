@@ -71,6 +71,12 @@ func TestMasterRecords(t *testing.T) {
 			{"master1.mesos.", TypeA, []string{"10.0.0.6"}},
 			{"master2.mesos.", TypeA, nil},
 		}},
+		{"host names", []string{"m2.example:5050", "m1.example:5050", "unknown.example:5050"}, "master@10.0.0.1:5050", []want{
+			{"master.mesos.", TypeA, []string{"10.0.0.1", "10.0.0.2"}},
+			{"master0.mesos.", TypeA, []string{"10.0.0.2"}},
+			{"master1.mesos.", TypeA, []string{"10.0.0.1"}},
+			{"master2.mesos.", TypeA, nil},
+		}},
 		{"leader in the middle", []string{"10.0.0.8:9", "10.0.0.6:7", "[2001:db8::1]:0"}, "master@10.0.0.6:7", []want{
 			{"master.mesos.", TypeAAAA, []string{"2001:db8::1"}},
 			{"master1.mesos.", TypeA, []string{"10.0.0.6"}},
@@ -80,6 +86,15 @@ func TestMasterRecords(t *testing.T) {
 		t.Run(tc.desc, func(t *testing.T) {
 			cfg := DefaultConfig()
 			cfg.Masters = tc.masters
+			cfg.LookupHost = func(h string) []netip.Addr {
+				switch h {
+				case "m1.example":
+					return []netip.Addr{netip.MustParseAddr("10.0.0.1")}
+				case "m2.example":
+					return []netip.Addr{netip.MustParseAddr("2001:db8::2"), netip.MustParseAddr("10.0.0.2")}
+				}
+				return nil
+			}
 			rs, err := Generate(mesos.MasterState{Leader: tc.leader}, cfg)
 			if err != nil {
 				t.Fatal(err)
@@ -168,7 +183,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no sources", func(c *Config) { c.IPSources = nil }, "invalid IP sources [], must list at least one of netinfo, mesos, docker, host"},
 		{"bad source", func(c *Config) { c.IPSources = []string{"rkt"} }, `invalid IP source "rkt", must be one of netinfo, mesos, docker, host`},
 		{"mname", func(c *Config) { c.SOAMname = "" }, `invalid SOA mname "", must not be empty`},
-		{"master", func(c *Config) { c.Masters = []string{"master1:5050"} }, `invalid master "master1:5050", must be IP:port`},
+		{"master", func(c *Config) { c.Masters = []string{"10.0.0.1"} }, `invalid master "10.0.0.1", must be IP:port or host:port`},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			c := DefaultConfig()
