@@ -20,6 +20,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -344,6 +345,10 @@ func (p *Proxy) proxy(ctx *fasthttp.RequestCtx, st *service, isTLS bool) {
 		code, msg := fasthttp.StatusServiceUnavailable, st.noBackend
 		switch {
 		case err == nil || errors.Is(err, fasthttp.ErrNoFreeConns):
+		case brokenChunks(ctx, err):
+			// The client's chunked body went wrong while streamed: the
+			// backend connection was closed mid-request, never reused.
+			code, msg, clientClose = fasthttp.StatusBadRequest, []byte("bad request: broken chunked body\n"), true
 		case isTimeout(err):
 			code, msg = fasthttp.StatusGatewayTimeout, st.timedOut
 		default:
@@ -424,6 +429,23 @@ func (b *body) CloseWithError(err error) error {
 	*b = body{}
 	p.bodies.Put(b)
 	return nil
+}
+
+// brokenChunks reports whether err, which ended forwarding a chunked
+// request, came from decoding the client's chunks rather than from the
+// network: fasthttp's chunk parser returns plain errors ("empty hex
+// number") or ErrBrokenChunk, network failures are net.Errors or EOF.
+func brokenChunks(ctx *fasthttp.RequestCtx, err error) bool {
+	if ctx.Request.Header.ContentLength() != -1 {
+		return false
+	}
+	var broken fasthttp.ErrBrokenChunk
+	if errors.As(err, &broken) {
+		return true
+	}
+	var ne net.Error
+	return !errors.As(err, &ne) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+		!errors.Is(err, fasthttp.ErrConnectionClosed) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, syscall.EPIPE)
 }
 
 // refuse answers what fasthttp could not parse; nothing reached a backend.

@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,20 +89,18 @@ func TestForwardedAndHopByHopHeaders(t *testing.T) {
 }
 
 func TestKeepAlive(t *testing.T) {
-	var mu sync.Mutex
-	backendConns := 0
-	be := newBackend(t, "a", nil)
+	var backendConns, dials atomic.Int64
+	be := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "a") }))
 	be.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
-			mu.Lock()
-			backendConns++
-			mu.Unlock()
+			backendConns.Add(1)
 		}
 	}
-	h := newHarness(t, DefaultConfig(), buildTable(t, 1, appSpec{id: "/a", servicePort: 10001, labels: vhost("a"), backends: []string{be.addr()}}))
-	dials := 0
+	be.Start()
+	defer be.Close()
+	h := newHarness(t, DefaultConfig(), buildTable(t, 1, appSpec{id: "/a", servicePort: 10001, labels: vhost("a"), backends: []string{be.Listener.Addr().String()}}))
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		dials++
+		dials.Add(1)
 		return (&net.Dialer{}).DialContext(ctx, network, addr)
 	}}}
 	for i := 0; i < 20; i++ {
@@ -108,10 +108,8 @@ func TestKeepAlive(t *testing.T) {
 			t.Fatalf("GET = %d", code)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if dials != 1 || backendConns != 1 {
-		t.Errorf("20 sequential requests: %d client connections, %d backend connections; want 1 and 1", dials, backendConns)
+	if dials.Load() != 1 || backendConns.Load() != 1 {
+		t.Errorf("20 sequential requests: %d client connections, %d backend connections; want 1 and 1", dials.Load(), backendConns.Load())
 	}
 }
 
