@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 // env is a real masterd, agentd and routerd on loopback.
 type env struct {
 	*marathontest.Cluster
-	t     *testing.T
+	t     testing.TB
 	edge  string // host:port of the HTTP edge
 	admin string // http://host:port of the admin endpoints
 }
@@ -37,7 +37,11 @@ func newEnv(t *testing.T) *env {
 	if _, err := exec.LookPath("busybox"); err != nil {
 		t.Skip("needs busybox (apt-get install busybox-static)")
 	}
-	c := marathontest.Start(t, marathontest.Options{})
+	return startRouterOn(t, marathontest.Start(t, marathontest.Options{}))
+}
+
+// startRouterOn starts routerd against the cluster, on loopback.
+func startRouterOn(t testing.TB, c *marathontest.Cluster) *env {
 	e := &env{Cluster: c, t: t}
 	e.edge = "127.0.0.1:" + strconv.Itoa(statetest.FreePort(t))
 	e.admin = "http://127.0.0.1:" + strconv.Itoa(statetest.FreePort(t))
@@ -128,6 +132,8 @@ func fetch(url, host string) (int, string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b)), err
 }
+
+func decode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }
 
 // answeringTasks asks 127.0.0.1:port until every task in want answered
 // (TASK_RUNNING is not listening yet: retried), and fails on any other.

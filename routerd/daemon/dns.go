@@ -64,6 +64,9 @@ func newDNS(cfg DNSConfig, log *slog.Logger) (*dnsPart, error) {
 func (p *dnsPart) run(ctx context.Context) error {
 	rc := p.cfg.Resolver.Records
 	rc.LookupHost = lookupHost
+	if len(rc.NSAddrs) == 0 {
+		rc.NSAddrs = localAddrs() // ns1.<domain> is this node, as in Mesos-DNS
+	}
 	return p.source.Run(ctx, func(st mesos.MasterState) {
 		rc.Masters = p.source.Masters()
 		rs, err := records.Generate(st, rc)
@@ -107,4 +110,21 @@ func (p *dnsPart) check() admin.Check {
 		}
 		return detail, fmt.Sprintf("masters unreachable (%v); serving records %.0f s old", st.Err, p.resolver.Age().Seconds())
 	}}
+}
+
+// localAddrs lists the node's addresses, link-local ones left out.
+func localAddrs() []netip.Addr {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(p.IP); ok && !ip.Unmap().IsLinkLocalUnicast() {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out
 }

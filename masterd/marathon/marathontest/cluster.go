@@ -30,8 +30,8 @@ var (
 	buildErr  error
 )
 
-// Binaries builds masterd, agentd and routerd once per test binary and
-// returns the directory holding them.
+// Binaries builds masterd, agentd, routerd and the test backend echoserver
+// once per test binary and returns the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -45,6 +45,10 @@ func Binaries(t testing.TB) string {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", d, err, out)
 				return
 			}
+		}
+		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "echoserver"), "corral/tstest/echoserver").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build echoserver: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
