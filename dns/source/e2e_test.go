@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/dns/records"
 	"corral/masterd/marathon/marathontest"
 	"corral/mesos"
 	"corral/tstest"
@@ -193,6 +194,20 @@ func TestRealMaster(t *testing.T) {
 	}
 	if ms.Leader != "master@127.0.0.1:"+strings.Split(c.Mesos, ":")[2] {
 		t.Fatalf("snapshot leader = %q, want master@%s", ms.Leader, strings.TrimPrefix(c.Mesos, "http://"))
+	}
+
+	// The snapshot makes Mesos-DNS's records: leader, the app's A and SRV.
+	rcfg := records.DefaultConfig()
+	rcfg.Masters = src.Masters()
+	start := time.Now()
+	rs, err := records.Generate(ms, rcfg)
+	if err != nil {
+		t.Fatalf("records.Generate(snapshot) = %v", err)
+	}
+	t.Logf("records.Generate of the snapshot: %v, %d records", time.Since(start), rs.Len())
+	if len(rs.Lookup("leader.mesos.")) != 1 || len(rs.Lookup("dnsweb.marathon.mesos.")) == 0 || len(rs.Lookup("_dnsweb._tcp.marathon.mesos.")) != instances {
+		t.Fatalf("records: leader %v, dnsweb %v, _dnsweb._tcp %v; want a leader, the app's address and %d SRV",
+			rs.Lookup("leader.mesos."), rs.Lookup("dnsweb.marathon.mesos."), rs.Lookup("_dnsweb._tcp.marathon.mesos."), instances)
 	}
 
 	// The raw stream: SUBSCRIBED first, then each task's TASK_ADDED and
