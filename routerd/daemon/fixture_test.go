@@ -118,6 +118,7 @@ func startDaemon(t *testing.T, marathonURL, serviceBind string) *Daemon {
 	cfg.Route.ServiceBind = serviceBind
 	cfg.HTTPListen, cfg.HTTPSListen, cfg.AdminListen = "127.0.0.1:0", "", "127.0.0.1:0"
 	cfg.DrainTimeout = time.Second
+	cfg.DNS.Enabled = false // the resolver has tests of its own
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -219,4 +220,51 @@ var volatile = regexp.MustCompile(`"(version|built|ageSeconds)": [^,\n]+`)
 // normalizeRoutes blanks what changes from run to run.
 func normalizeRoutes(b []byte) []byte {
 	return volatile.ReplaceAll(b, []byte(`"$1": "…"`))
+}
+
+// TestMarathonDown: Marathon down at start (health says there is no table
+// yet), then up (routes), then down midway (the last table keeps routing,
+// health says since when), then back (read again).
+func TestMarathonDown(t *testing.T) {
+	m := newFakeMarathon(t, "testdata/apps.json")
+	m.setDown(true)
+	d := startDaemon(t, m.srv.URL, "127.0.0.4")
+	admin := "http://" + d.AdminAddr()
+	type health struct {
+		Status   string   `json:"status"`
+		Problems []string `json:"problems"`
+	}
+	var h health
+	tstest.WaitFor(t, 5*time.Second, "a degraded health at start", func() bool {
+		return getJSON(t, admin+"/_router/health", &h) == http.StatusServiceUnavailable && h.Status == "degraded" &&
+			strings.Contains(strings.Join(h.Problems, ";"), "no route table yet")
+	})
+
+	m.setDown(false)
+	tstest.WaitFor(t, 5*time.Second, "routes once Marathon is up", func() bool {
+		return d.Router.Table().Listener("127.0.0.4:10101") != nil
+	})
+	tstest.WaitFor(t, 5*time.Second, "health ok", func() bool {
+		h = health{}
+		return getJSON(t, admin+"/_router/health", &h) == http.StatusOK && h.Status == "ok"
+	})
+	version := d.Router.Table().Version
+
+	m.setDown(true)
+	tstest.WaitFor(t, 5*time.Second, "a degraded health midway", func() bool {
+		h = health{}
+		return getJSON(t, admin+"/_router/health", &h) == http.StatusServiceUnavailable &&
+			strings.Contains(strings.Join(h.Problems, ";"), "marathon unreachable since")
+	})
+	if tab := d.Router.Table(); tab.Version != version || tab.Listener("127.0.0.4:10101") == nil {
+		t.Errorf("table while Marathon is down: version %d (was %d), /web routed %v; want the last good table kept",
+			tab.Version, version, tab.Listener("127.0.0.4:10101") != nil)
+	}
+
+	m.setDown(false)
+	tstest.WaitFor(t, 5*time.Second, "a new read on return", func() bool { return d.Router.Table().Version > version })
+	tstest.WaitFor(t, 5*time.Second, "health ok again", func() bool {
+		h = health{}
+		return getJSON(t, admin+"/_router/health", &h) == http.StatusOK
+	})
 }
