@@ -1,8 +1,10 @@
 package watch
 
 import (
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"corral/marathon"
 )
@@ -15,23 +17,90 @@ type state struct {
 	// reordered non-terminal update cannot bring them back.
 	ended      map[string]struct{}
 	endedOrder []string
+	// recent holds what events said of each task lately, by task ID. A
+	// read of Marathon that started before (or just after) an event may
+	// not show it yet; replaying what came since keeps the read from
+	// undoing it.
+	recent map[string]recentTask
 }
+
+// recentTask is the latest word of the events on a task.
+type recentTask struct {
+	app   string
+	task  marathon.Task // as the events left it
+	ended bool
+	at    time.Time // when the event was applied
+}
+
+// replayMargin is how far before a read's start events are replayed on
+// it: a Marathon's API may lag its event stream a little.
+const replayMargin = 2 * time.Second
 
 // maxEnded bounds the memory of ended tasks.
 const maxEnded = 20000
 
 func newState() *state {
-	return &state{apps: map[string]*marathon.AppInfo{}, ended: map[string]struct{}{}}
+	return &state{apps: map[string]*marathon.AppInfo{}, ended: map[string]struct{}{}, recent: map[string]recentTask{}}
 }
 
-func (s *state) reset(apps []marathon.AppInfo) {
+// reset replaces every app with a read of Marathon that started at
+// started, then replays the events applied since.
+func (s *state) reset(apps []marathon.AppInfo, started time.Time) {
 	s.apps = make(map[string]*marathon.AppInfo, len(apps))
 	for i := range apps {
 		s.apps[apps[i].ID] = &apps[i]
 	}
+	s.replay("", started)
 }
 
-func (s *state) setApp(a marathon.AppInfo) { s.apps[a.ID] = &a }
+// setApp replaces one app with a read that started at started, then
+// replays the events applied to it since.
+func (s *state) setApp(a marathon.AppInfo, started time.Time) {
+	s.apps[a.ID] = &a
+	s.replay(a.ID, started)
+}
+
+// replay applies the recent events (of app, or of every app when app is
+// "") to a read that started at started, and forgets older ones.
+func (s *state) replay(app string, started time.Time) {
+	cut := started.Add(-replayMargin)
+	for id, r := range s.recent {
+		if r.at.Before(cut) {
+			if app == "" {
+				delete(s.recent, id)
+			}
+			continue
+		}
+		if app != "" && r.app != app {
+			continue
+		}
+		a := s.apps[r.app]
+		if a == nil {
+			continue
+		}
+		i := slices.IndexFunc(a.Tasks, func(t marathon.Task) bool { return t.ID == id })
+		switch {
+		case r.ended && i >= 0:
+			a.Tasks = append(a.Tasks[:i:i], a.Tasks[i+1:]...)
+		case r.ended:
+		case i >= 0:
+			tasks := slices.Clone(a.Tasks)
+			tasks[i] = r.task
+			a.Tasks = tasks
+		default:
+			a.Tasks = append(a.Tasks[:len(a.Tasks):len(a.Tasks)], r.task)
+		}
+	}
+}
+
+// remember records what an event left of a task.
+func (s *state) remember(app, id string, t *marathon.Task, now time.Time) {
+	r := recentTask{app: app, ended: t == nil, at: now}
+	if t != nil {
+		r.task = *t
+	}
+	s.recent[id] = r
+}
 
 func (s *state) snapshot() []marathon.AppInfo {
 	out := make([]marathon.AppInfo, 0, len(s.apps))
@@ -73,23 +142,20 @@ func terminal(st string) bool {
 	return false
 }
 
-// apply applies one decoded event.
-func (s *state) apply(ev marathon.Event) effect {
+// apply applies one decoded event at now.
+func (s *state) apply(ev marathon.Event, now time.Time) effect {
 	switch e := ev.(type) {
 	case *marathon.StatusUpdateEvent:
-		return s.statusUpdate(e)
+		return s.statusUpdate(e, now)
 	case *marathon.HealthStatusChangedEvent:
-		return s.health(e.AppID, e.TaskID, e.InstanceID, &e.Alive)
+		return s.health(e.AppID, e.TaskID, e.InstanceID, &e.Alive, now)
 	case *marathon.InstanceHealthChangedEvent:
 		if e.Healthy == nil {
 			return effect{}
 		}
-		return s.health(e.RunSpecID, "", e.InstanceID, e.Healthy)
+		return s.health(e.RunSpecID, "", e.InstanceID, e.Healthy, now)
 	case *marathon.APIPostEvent:
-		if e.AppDefinition.ID != "" {
-			return effect{fetchApps: []string{e.AppDefinition.ID}}
-		}
-		return effect{fetchAll: true}
+		return s.apiPost(&e.AppDefinition)
 	case *marathon.AppTerminatedEvent:
 		if _, ok := s.apps[e.AppID]; ok {
 			delete(s.apps, e.AppID)
@@ -103,10 +169,32 @@ func (s *state) apply(ev marathon.Event) effect {
 	return effect{}
 }
 
-func (s *state) statusUpdate(e *marathon.StatusUpdateEvent) effect {
+// apiPost takes a new or changed definition as it comes, when Marathon
+// has assigned its service ports; otherwise the app is read.
+func (s *state) apiPost(def *marathon.App) effect {
+	if def.ID == "" {
+		return effect{fetchAll: true} // a group change: read everything
+	}
+	cp := *def
+	cp.ApplyDefaults()
+	for _, p := range cp.ServicePorts() {
+		if p == 0 {
+			return effect{fetchApps: []string{def.ID}}
+		}
+	}
+	if a := s.apps[def.ID]; a != nil {
+		a.App = *def
+	} else {
+		s.apps[def.ID] = &marathon.AppInfo{App: *def, Tasks: []marathon.Task{}}
+	}
+	return effect{changed: true}
+}
+
+func (s *state) statusUpdate(e *marathon.StatusUpdateEvent, now time.Time) effect {
 	a := s.apps[e.AppID]
 	if terminal(e.TaskStatus) {
 		s.markEnded(e.TaskID)
+		s.remember(e.AppID, e.TaskID, nil, now)
 		if a == nil {
 			return effect{}
 		}
@@ -122,6 +210,13 @@ func (s *state) statusUpdate(e *marathon.StatusUpdateEvent) effect {
 		return effect{} // a late update of a task that already ended
 	}
 	if a == nil {
+		// A task of an app not read yet: the read of the app replays it.
+		t := marathon.Task{ID: e.TaskID, AppID: e.AppID, Host: e.Host, Ports: e.Ports, IPAddresses: e.IPAddresses,
+			SlaveID: e.SlaveID, State: e.TaskStatus, StagedAt: e.Timestamp, Version: e.Version}
+		if e.TaskStatus == "TASK_RUNNING" {
+			t.StartedAt = e.Timestamp
+		}
+		s.remember(e.AppID, t.ID, &t, now)
 		return effect{fetchApps: []string{e.AppID}}
 	}
 	for i := range a.Tasks {
@@ -145,6 +240,7 @@ func (s *state) statusUpdate(e *marathon.StatusUpdateEvent) effect {
 			t.StartedAt = e.Timestamp
 		}
 		a.Tasks = tasks
+		s.remember(e.AppID, t.ID, t, now)
 		return effect{changed: true}
 	}
 	t := marathon.Task{ID: e.TaskID, AppID: e.AppID, Host: e.Host, Ports: e.Ports, IPAddresses: e.IPAddresses,
@@ -153,6 +249,7 @@ func (s *state) statusUpdate(e *marathon.StatusUpdateEvent) effect {
 		t.StartedAt = e.Timestamp
 	}
 	a.Tasks = append(a.Tasks[:len(a.Tasks):len(a.Tasks)], t)
+	s.remember(e.AppID, t.ID, &t, now)
 	return effect{changed: true}
 }
 
@@ -160,7 +257,7 @@ func (s *state) statusUpdate(e *marathon.StatusUpdateEvent) effect {
 // later versions its instance (the task IDs start with the instance ID).
 // With several health checks one event does not tell the whole health:
 // the app is read again.
-func (s *state) health(appID, taskID, instanceID string, alive *bool) effect {
+func (s *state) health(appID, taskID, instanceID string, alive *bool, now time.Time) effect {
 	a := s.apps[appID]
 	if a == nil {
 		return effect{fetchApps: []string{appID}}
@@ -175,6 +272,7 @@ func (s *state) health(appID, taskID, instanceID string, alive *bool) effect {
 		tasks := append([]marathon.Task(nil), a.Tasks...)
 		tasks[i].HealthCheckResults = []marathon.HealthCheckResult{{Alive: *alive, TaskID: t.ID, InstanceID: instanceID}}
 		a.Tasks = tasks
+		s.remember(appID, t.ID, &tasks[i], now)
 		return effect{changed: true}
 	}
 	return effect{fetchApps: []string{appID}}

@@ -208,16 +208,49 @@ func (w *Watcher) session(ctx context.Context, base string, publish func([]marat
 	}()
 
 	st := newState()
-	if err := w.fullRead(ctx, base, st); err != nil {
+	started := time.Now()
+	apps, err := w.readApps(ctx, base)
+	if err != nil {
 		return err
 	}
+	st.reset(apps, started)
 	publish(st.snapshot())
 	w.setStatus(func(s *Status) { s.Connected, s.URL, s.Error, s.Since = true, base, "", time.Now() })
 	w.log.Info("following marathon", "url", base, "apps", len(st.apps))
 
+	// Reads of Marathon run beside the event loop, which never waits for
+	// them: their results come back here and are merged with the events
+	// applied meanwhile (state.replay).
+	results := make(chan readResult, 16)
+	var reads sync.WaitGroup
+	defer reads.Wait() // after cancel (deferred above runs later): reads end with ctx
+	defer cancel()
+	inflight := map[string]bool{} // app IDs being read; "" for all apps
+	startRead := func(id string) {
+		if inflight[id] {
+			return
+		}
+		inflight[id] = true
+		reads.Add(1)
+		go func() {
+			defer reads.Done()
+			r := readResult{app: id, started: time.Now()}
+			if id == "" {
+				r.apps, r.err = w.readApps(ctx, base)
+			} else {
+				r.one, r.notFound, r.err = w.readApp(ctx, base, id)
+			}
+			select {
+			case results <- r:
+			case <-ctx.Done():
+			}
+		}()
+	}
+
 	resync := time.NewTicker(w.cfg.Resync)
 	defer resync.Stop()
 	var fullTimer <-chan time.Time
+	wantFull := false
 	lastFull := time.Now()
 	for {
 		var ev marathon.Event
@@ -226,18 +259,31 @@ func (w *Watcher) session(ctx context.Context, base string, publish func([]marat
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-resync.C:
-			if err := w.fullRead(ctx, base, st); err != nil {
-				return err
-			}
-			lastFull = time.Now()
-			publish(st.snapshot())
+			startRead("")
 			continue
 		case <-fullTimer:
 			fullTimer = nil
-			if err := w.fullRead(ctx, base, st); err != nil {
-				return err
+			startRead("")
+			continue
+		case r := <-results:
+			delete(inflight, r.app)
+			if r.err != nil {
+				return r.err
 			}
-			lastFull = time.Now()
+			switch {
+			case r.app == "":
+				st.reset(r.apps, r.started)
+				lastFull = time.Now()
+				w.log.Debug("apps read", "apps", len(r.apps), "took", time.Since(r.started))
+				if wantFull {
+					wantFull = false
+					fullTimer = time.After(w.cfg.FullReadInterval)
+				}
+			case r.notFound:
+				delete(st.apps, r.app)
+			default:
+				st.setApp(*r.one, r.started)
+			}
 			publish(st.snapshot())
 			continue
 		case ev, ok = <-events:
@@ -249,12 +295,17 @@ func (w *Watcher) session(ctx context.Context, base string, publish func([]marat
 		// once: a burst costs one table.
 		var eff effect
 		n := 0
+		now := time.Now()
 		for {
-			e := st.apply(ev)
+			e := st.apply(ev, now)
 			n++
 			eff.changed = eff.changed || e.changed
 			eff.fetchAll = eff.fetchAll || e.fetchAll
-			eff.fetchApps = append(eff.fetchApps, e.fetchApps...)
+			for _, id := range e.fetchApps {
+				if strings.HasPrefix(id, "/") && !strings.ContainsAny(id, "?#") {
+					startRead(id)
+				}
+			}
 			if n >= 10000 {
 				break
 			}
@@ -267,26 +318,30 @@ func (w *Watcher) session(ctx context.Context, base string, publish func([]marat
 				break
 			}
 		}
-		w.setStatus(func(s *Status) { s.LastEvent = time.Now(); s.Events += uint64(n) })
-		seen := map[string]bool{}
-		for _, id := range eff.fetchApps {
-			if seen[id] {
-				continue
+		w.setStatus(func(s *Status) { s.LastEvent = now; s.Events += uint64(n) })
+		if eff.fetchAll {
+			switch {
+			case inflight[""]:
+				wantFull = true // once this read is back
+			case fullTimer == nil:
+				fullTimer = time.After(max(0, w.cfg.FullReadInterval-time.Since(lastFull)))
 			}
-			seen[id] = true
-			changed, err := w.readApp(ctx, base, st, id)
-			if err != nil {
-				return err
-			}
-			eff.changed = eff.changed || changed
-		}
-		if eff.fetchAll && fullTimer == nil {
-			fullTimer = time.After(max(0, w.cfg.FullReadInterval-time.Since(lastFull)))
 		}
 		if eff.changed {
 			publish(st.snapshot())
 		}
+		w.log.Debug("events applied", "events", n, "changed", eff.changed, "fullRead", eff.fetchAll)
 	}
+}
+
+// readResult is a read of Marathon's apps (app "") or of one app.
+type readResult struct {
+	app      string
+	started  time.Time
+	apps     []marathon.AppInfo
+	one      *marathon.AppInfo
+	notFound bool
+	err      error
 }
 
 // readEvents decodes the stream into events until it ends; undecodable
@@ -312,44 +367,40 @@ func (w *Watcher) readEvents(body io.Reader, out chan<- marathon.Event) error {
 	}
 }
 
-// fullRead replaces st's apps with Marathon's.
-func (w *Watcher) fullRead(ctx context.Context, base string, st *state) error {
+// readApps reads every app with its tasks.
+func (w *Watcher) readApps(ctx context.Context, base string) ([]marathon.AppInfo, error) {
 	var list struct {
 		Apps []marathon.AppInfo `json:"apps"`
 	}
 	if _, err := w.getJSON(ctx, base+"/v2/apps?embed=apps.tasks", &list); err != nil {
-		return fmt.Errorf("reading apps: %w", err)
+		return nil, fmt.Errorf("reading apps: %w", err)
 	}
-	st.reset(list.Apps)
+	if list.Apps == nil {
+		list.Apps = []marathon.AppInfo{}
+	}
 	w.setStatus(func(s *Status) { s.LastSync = time.Now() })
 	if w.OnSync != nil {
 		w.OnSync()
 	}
-	return nil
+	return list.Apps, nil
 }
 
-// readApp reads one app again; a 404 removes it.
-func (w *Watcher) readApp(ctx context.Context, base string, st *state, id string) (bool, error) {
-	if !strings.HasPrefix(id, "/") || strings.ContainsAny(id, "?#") {
-		return false, nil
-	}
+// readApp reads one app with its tasks; notFound when Marathon has none.
+func (w *Watcher) readApp(ctx context.Context, base, id string) (*marathon.AppInfo, bool, error) {
 	var one struct {
 		App marathon.AppInfo `json:"app"`
 	}
 	code, err := w.getJSON(ctx, base+"/v2/apps"+id+"?embed=app.tasks", &one)
 	if code == http.StatusNotFound {
-		_, had := st.apps[id]
-		delete(st.apps, id)
-		return had, nil
+		return nil, true, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("reading app %s: %w", id, err)
+		return nil, false, fmt.Errorf("reading app %s: %w", id, err)
 	}
 	if one.App.ID != id {
-		return false, fmt.Errorf("reading app %s: marathon answered app %q", id, one.App.ID)
+		return nil, false, fmt.Errorf("reading app %s: marathon answered app %q", id, one.App.ID)
 	}
-	st.setApp(one.App)
-	return true, nil
+	return &one.App, false, nil
 }
 
 func (w *Watcher) getJSON(ctx context.Context, u string, v any) (int, error) {

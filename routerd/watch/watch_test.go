@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +59,7 @@ func FuzzSSE(f *testing.F) {
 				return
 			}
 			if e, err := marathon.DecodeEvent(ev.Data); err == nil {
-				st.apply(e)
+				st.apply(e, time.Now())
 			}
 		}
 	})
@@ -139,6 +140,7 @@ func (p *published) tasks() string {
 			ids = append(ids, t.ID+"/"+t.State)
 		}
 	}
+	sort.Strings(ids)
 	return strings.Join(ids, ",")
 }
 
@@ -222,12 +224,18 @@ func TestEventsApplied(t *testing.T) {
 	ev("status_update_event", `{"eventType":"status_update_event","appId":"/a","taskId":"a.1","taskStatus":"TASK_RUNNING","host":"h","ports":[31000]}`) // late
 	ev("status_update_event", `{"eventType":"status_update_event","appId":"/a","taskId":"a.3","taskStatus":"TASK_STAGING","host":"h","ports":[31002]}`)
 	tstest.WaitFor(t, 5*time.Second, "a.1 gone and a.3 staging", func() bool { return p.tasks() == "a.2/TASK_RUNNING,a.3/TASK_STAGING" })
+	// A full read (here a stale one: it still shows a.1 and not a.2, a.3)
+	// does not undo what the events said a moment ago; its new app shows.
 	reads := m.reads.Load()
+	m.apps.Store(`{"apps":[{"id":"/a","portDefinitions":[{"port":10000}],"tasks":[{"id":"a.1","host":"h","ports":[31000],"state":"TASK_RUNNING"}]},` +
+		`{"id":"/b","portDefinitions":[{"port":10001}],"tasks":[{"id":"b.1","host":"h","ports":[31005],"state":"TASK_RUNNING"}]}]}`)
 	ev("deployment_success", `{"eventType":"deployment_success","id":"d1"}`)
 	tstest.WaitFor(t, 5*time.Second, "a full read after a deployment", func() bool { return m.reads.Load() > reads })
-	tstest.WaitFor(t, 5*time.Second, "the read's apps", func() bool { return p.tasks() == "a.1/TASK_RUNNING" })
+	tstest.WaitFor(t, 5*time.Second, "the read's apps with the recent events", func() bool {
+		return p.tasks() == "a.2/TASK_RUNNING,a.3/TASK_STAGING,b.1/TASK_RUNNING"
+	})
 	ev("app_terminated_event", `{"eventType":"app_terminated_event","appId":"/a"}`)
-	tstest.WaitFor(t, 5*time.Second, "the app gone", func() bool { return p.tasks() == "" })
+	tstest.WaitFor(t, 5*time.Second, "the app gone", func() bool { return p.tasks() == "b.1/TASK_RUNNING" })
 }
 
 func TestConfigValidate(t *testing.T) {
