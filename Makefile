@@ -12,8 +12,10 @@ TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
              ./cni/ipam/... ./cni/etcdipam/... \
-             ./masterd/marathon/events/... ./masterd/marathon/api/... ./masterd/marathon/plan/...
-# Debian packages the tests need; later parts (agentd, routerd) add to this.
+             ./masterd/marathon/events/... ./masterd/marathon/api/... ./masterd/marathon/plan/... \
+             ./routerd/watch/... ./routerd/tcpproxy/... ./routerd/router/... ./routerd/daemon/... \
+             ./routerd/httpproxy/... ./dns/resolver/... ./dns/source/...
+# Debian packages the tests need.
 DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins
 RUN_DIR   ?= $(CURDIR)/.run
 
@@ -45,7 +47,7 @@ test: deps lint
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 
-bench: DEB_PKGS += wrk
+bench: DEB_PKGS += wrk haproxy nginx dnsperf knot
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s

@@ -303,4 +303,22 @@ func TestRouterEndToEnd(t *testing.T) {
 	if fmt.Sprint(modes) != fmt.Sprint(want) {
 		t.Errorf("routed modes = %v, want %v", modes, want)
 	}
+
+	// The metrics count what went through.
+	resp, err = http.Get(e.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`routerd_connections_total{app="/web",mode="tcp",port="0"}`,
+		`routerd_http_requests_total{app="/checked",class="2xx",port="0"}`,
+		`routerd_http_requests_total{app="/checked",class="5xx",port="0"}`,
+		"routerd_table_version ",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

@@ -56,7 +56,21 @@ func New(table func() *route.Table, checks []Check, reg *prometheus.Registry) *H
 			writeJSON(w, http.StatusNotFound, map[string]string{"message": "routing is off (--marathon is empty)"})
 			return
 		}
-		writeJSON(w, http.StatusOK, Routes(t, time.Now()))
+		doc := Routes(t, time.Now())
+		if app := r.URL.Query().Get("app"); app != "" { // one app's ports only
+			doc.Services, doc.Skipped = nil, nil
+			for _, s := range t.Services {
+				if s.AppID == app {
+					doc.Services = append(doc.Services, s)
+				}
+			}
+			for _, s := range t.Skipped {
+				if s.AppID == app {
+					doc.Skipped = append(doc.Skipped, s)
+				}
+			}
+		}
+		writeJSON(w, http.StatusOK, doc)
 	})
 	h.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return h
