@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 
 	"corral/agentd/shim"
@@ -40,6 +41,7 @@ const (
 	simEtcd    = "http://127.0.0.1:2379"
 	simAdmin   = "http://127.0.0.1:9090"
 	simCNINet  = "corralnet"
+	simDNS     = "127.0.0.1:8053"
 )
 
 // inNetns runs f on a fresh thread inside the namespace at path; the thread
@@ -357,7 +359,7 @@ func TestRouterNetworks(t *testing.T) {
 	c.start(filepath.Join(marathontest.Binaries(t), "routerd"), "routerd.log",
 		"--marathon", simAPI, "--masters", simMesos, "--log-level", "debug",
 		"--http-listen", "", "--https-listen", "", "--admin-listen", strings.TrimPrefix(simAdmin, "http://"),
-		"--dns-listen", "", "--dns-http-listen", "")
+		"--dns-listen", simDNS, "--dns-http-listen", "")
 	var routed admin.RoutesDoc
 	tstest.WaitFor(t, 20*time.Second, "routerd to route /target's service port", func() bool {
 		if c.getJSON(simAdmin+"/_router/routes", &routed) != nil {
@@ -377,6 +379,19 @@ func TestRouterNetworks(t *testing.T) {
 		if svc.Listen != "0.0.0.0:"+strconv.Itoa(s) || svc.Backends[0].TaskID != targetTask.ID || svc.Backends[0].Addr != backend {
 			t.Errorf("routerd routes /target as listen %q to %+v, want 0.0.0.0:%d to %s at %s",
 				svc.Listen, svc.Backends, s, targetTask.ID, backend)
+		}
+	}
+
+	// The resolver names the macvlan task by its container address (the
+	// netinfo IP source), the host-networked one by the node's.
+	for name, want := range map[string]string{"macvlan.marathon.mesos.": macvlanTask.IPAddresses[0].IPAddress, "target.marathon.mesos.": simHostIP} {
+		var got []string
+		tstest.WaitFor(t, 20*time.Second, "the resolver to answer "+name, func() bool {
+			got = c.lookupA(name)
+			return len(got) > 0
+		})
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s A = %v, want [%s]", name, got, want)
 		}
 	}
 
@@ -415,4 +430,24 @@ func getBody(client *http.Client, url string) (string, error) {
 		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	return strings.TrimSpace(string(b)), nil
+}
+
+// lookupA asks the resolver inside the simulated host for name's A records.
+func (c *simCluster) lookupA(name string) []string {
+	var out []string
+	inNetns(c.host, func() error {
+		m := new(dns.Msg)
+		m.SetQuestion(name, dns.TypeA)
+		r, _, err := new(dns.Client).Exchange(m, simDNS)
+		if err != nil {
+			return err
+		}
+		for _, rr := range r.Answer {
+			if a, ok := rr.(*dns.A); ok {
+				out = append(out, a.A.String())
+			}
+		}
+		return nil
+	})
+	return out
 }
