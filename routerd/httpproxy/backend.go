@@ -132,26 +132,40 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-// silenceConn bounds how long a backend may stay silent: each read and
-// write gets its own deadline, so a long download or upload that keeps
-// moving is never cut, as HAProxy's "timeout server".
+// silenceConn bounds how long a backend may stay silent: reads and writes
+// get deadlines, so a long download or upload that keeps moving is never
+// cut, as HAProxy's "timeout server". Re-arming a deadline costs a runtime
+// timer update, so a deadline is moved on only once half of it has passed:
+// a backend may stay silent between timeout/2 and timeout.
 type silenceConn struct {
 	net.Conn
 	timeout time.Duration
+	readBy  atomic.Int64 // Unix nanoseconds of the read deadline set
+	writeBy atomic.Int64 // and of the write deadline
 }
 
 func (c *silenceConn) Read(b []byte) (int, error) {
-	if err := c.Conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
+	if err := c.arm(&c.readBy, c.Conn.SetReadDeadline); err != nil {
 		return 0, err
 	}
 	return c.Conn.Read(b)
 }
 
 func (c *silenceConn) Write(b []byte) (int, error) {
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+	if err := c.arm(&c.writeBy, c.Conn.SetWriteDeadline); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(b)
+}
+
+func (c *silenceConn) arm(by *atomic.Int64, set func(time.Time) error) error {
+	now := time.Now()
+	if by.Load()-now.UnixNano() > int64(c.timeout/2) {
+		return nil
+	}
+	d := now.Add(c.timeout)
+	by.Store(d.UnixNano())
+	return set(d)
 }
 
 var ipSeed = maphash.MakeSeed()
