@@ -55,6 +55,9 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 3 ./cni/macvlan/
 	$(GO) test -run '^$$' -bench 'Launch100' -benchtime 3x ./masterd/marathon/
 	$(GO) test -run '^$$' -bench 'AppsEmbedTasks1000' -benchtime 5s ./masterd/marathon/
+	$(GO) test -run '^$$' -bench 'RoutePropagation|DNSPropagation' -benchtime 100x ./routerd/
+	$(GO) run ./bench/proxybench -rounds 3
+	$(GO) run ./bench/dnsbench -runs 3
 
 run: deps build
 	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh
