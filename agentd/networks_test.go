@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,6 +28,7 @@ import (
 	"corral/masterd/master/mastertest"
 	"corral/masterd/state/statetest"
 	"corral/mesos"
+	"corral/tstest"
 )
 
 // startInNetns starts cmd inside the network namespace at path: it forks
@@ -37,26 +37,8 @@ func startInNetns(path string, cmd *exec.Cmd) error {
 	return inNetns(path, cmd.Start)
 }
 
-// inNetns runs f on a fresh thread inside the namespace at path; the thread
-// ends with f (it stays locked), so no other goroutine runs there.
-func inNetns(path string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("entering %s: %w", path, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
+// inNetns is tstest.InNetns.
+func inNetns(path string, f func() error) error { return tstest.InNetns(path, f) }
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()

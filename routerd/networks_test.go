@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,27 +43,8 @@ const (
 	simDNS     = "127.0.0.1:8053"
 )
 
-// inNetns runs f on a fresh thread inside the namespace at path; the thread
-// stays locked and ends with f, so no other goroutine runs there. Sockets
-// and processes f creates stay in the namespace.
-func inNetns(path string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(fd)
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("entering %s: %w", path, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
-}
+// inNetns is tstest.InNetns.
+func inNetns(path string, f func() error) error { return tstest.InNetns(path, f) }
 
 func ipCmd(t *testing.T, args ...string) {
 	t.Helper()

@@ -1,11 +1,15 @@
 // Package tstest holds the helpers every test of this tree shares: waiting
-// for a condition and skipping what needs root.
+// for a condition, skipping what needs root, entering a network namespace.
 package tstest
 
 import (
+	"fmt"
 	"os"
+	"runtime"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // WaitFor polls cond every 20 ms until it holds, or fails the test after
@@ -27,4 +31,26 @@ func RequireRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
+}
+
+// InNetns runs f on a fresh thread inside the network namespace at path;
+// the thread stays locked and ends with f, so no other goroutine runs
+// there. Sockets and processes f creates stay in the namespace.
+func InNetns(path string, f func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(fd)
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("entering %s: %w", path, err)
+			return
+		}
+		errc <- f()
+	}()
+	return <-errc
 }

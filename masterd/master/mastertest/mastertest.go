@@ -4,6 +4,8 @@
 package mastertest
 
 import (
+	"corral/tstest"
+
 	"context"
 	"io"
 	"log/slog"
@@ -32,13 +34,7 @@ func Log() *slog.Logger {
 // WaitFor polls cond until it holds or fails the test after timeout.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	tstest.WaitFor(t, timeout, what, cond)
 }
 
 // Master is a running master and the address agents dial.
