@@ -289,49 +289,6 @@ func (r *Resolver) Serve(ctx context.Context) error {
 	}
 }
 
-// serveUDP reads one socket until it is closed.
-func (r *Resolver) serveUDP(ctx context.Context, c *net.UDPConn, wg *sync.WaitGroup) {
-	s := newScratch()
-	buf := make([]byte, 65535)
-	oob := make([]byte, oobSize)
-	src := make([]byte, oobSize)
-	for {
-		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
-				return
-			}
-			r.log.Warn("reading DNS request", "err", err)
-			continue
-		}
-		var cm []byte
-		if r.pktinfo {
-			cm = replySource(oob[:oobn], src)
-		}
-		resp, act := r.handle(buf[:n], true, s)
-		switch act {
-		case reply:
-			if _, _, err := c.WriteMsgUDPAddrPort(resp, cm, from); err != nil && ctx.Err() == nil {
-				r.log.Debug("writing DNS reply", "to", from, "err", err)
-			}
-		case forward:
-			select {
-			case r.fwdSem <- struct{}{}:
-			default:
-				continue // overloaded: drop, the client retries
-			}
-			query := append([]byte(nil), buf[:n]...)
-			cm = append([]byte(nil), cm...)
-			wg.Go(func() {
-				defer func() { <-r.fwdSem }()
-				if resp := r.forward(ctx, query, "udp"); resp != nil {
-					c.WriteMsgUDPAddrPort(resp, cm, from)
-				}
-			})
-		}
-	}
-}
-
 // serveTCP accepts connections until the listener is closed.
 func (r *Resolver) serveTCP(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) error {
 	for {
