@@ -30,6 +30,14 @@ var (
 // /v2/apps/{id}.
 var reservedIDs = []string{"restart", "tasks", "versions"}
 
+// MaxIDLength bounds an app ID. Marathon sets no bound, but an ID must fit
+// the names agents give a task: its task ID is SafeID(app ID) + "." + a
+// UUID, and agentd names the task's directory, cgroup and network record
+// "<framework ID>_<task ID>" plus a suffix, one file name of at most 255
+// bytes. 128 leaves room for framework IDs of up to about 80 bytes; a
+// longer app ID could be stored but never launched.
+const MaxIDLength = 128
+
 // RootID is the root group's ID.
 const RootID = "/"
 

@@ -261,6 +261,9 @@ func (a *App) validateDeprecated(d *details) {
 
 func (a *App) validateID(d *details) {
 	validateID("/id", a.ID, d)
+	if n := len(a.ID); n > MaxIDLength {
+		d.add("/id", fmt.Sprintf("got %d characters, expected %d or less", n, MaxIDLength))
+	}
 	if IsRootID(a.ID) {
 		d.add("/", msgNotRoot)
 	}
@@ -510,7 +513,7 @@ func (a *App) validateHealthChecks(d *details) {
 		if h.Protocol == HealthCommand && (h.Command == nil || h.Command.Value == "") {
 			d.add(path+"/command", msgCommandRequired)
 		}
-		if h.IsMarathonLevel() {
+		if h.probesPort() {
 			ok := false
 			switch {
 			case h.PortIndex != nil:
@@ -538,6 +541,21 @@ func (a *App) validateHealthChecks(d *details) {
 	if mesosChecks-commandChecks > 1 {
 		d.add("/", msgOneMesosCheck)
 	}
+}
+
+// probesPort reports whether the check probes one of the task's ports, so
+// that its portIndex must address one: every HTTP, HTTPS and TCP check,
+// Marathon's and Mesos's alike (Marathon's HealthCheckWithPort), but no
+// command check.
+func (h HealthCheck) probesPort() bool {
+	if h.Command != nil {
+		return false
+	}
+	switch h.Protocol {
+	case HealthHTTP, HealthHTTPS, HealthTCP, HealthMesosHTTP, HealthMesosHTTPS, HealthMesosTCP:
+		return true
+	}
+	return false
 }
 
 func (a *App) validateReadinessChecks(d *details) {

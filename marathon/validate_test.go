@@ -33,6 +33,8 @@ func TestValidateRules(t *testing.T) {
 		{"id root", `{"id":"/","cmd":"x"}`, "/", "must not be root"},
 		{"id resolving to root", `{"id":"a/..","cmd":"x"}`, "/", "must not be root"},
 		{"dependency pattern", `"dependencies":["/B"]`, "/dependencies(0)", msgIDPattern},
+		{"id too long to launch", `{"id":"/` + strings.Repeat("a", 128) + `","cmd":"x"}`, "/id", "got 129 characters, expected 128 or less"},
+		{"relative id too long to launch", `{"id":"` + strings.Repeat("a/", 64) + `b","cmd":"x"}`, "/id", "got 130 characters, expected 128 or less"},
 
 		// command
 		{"cmd and args", `"args":["y"]`, "/", msgCmdArgsContainer},
@@ -113,6 +115,9 @@ func TestValidateRules(t *testing.T) {
 
 		// health checks
 		{"health check portIndex beyond ports", `"healthChecks":[{"portIndex":1}]`, "/healthChecks(0)", msgPortIndex},
+		{"Mesos HTTP check portIndex beyond ports", `"healthChecks":[{"protocol":"MESOS_HTTP","portIndex":5}]`, "/healthChecks(0)", msgPortIndex},
+		{"Mesos TCP check portIndex beyond ports", `"portDefinitions":[{"port":0},{"port":0}],"healthChecks":[{"protocol":"MESOS_TCP","portIndex":2}]`, "/healthChecks(0)", msgPortIndex},
+		{"Mesos HTTPS check without ports", `"portDefinitions":[],"healthChecks":[{"protocol":"MESOS_HTTPS"}]`, "/healthChecks(0)", msgPortIndex},
 		{"HTTP health check without ports", `"portDefinitions":[],"healthChecks":[{}]`, "/healthChecks(0)", msgPortIndex},
 		{"TCP health check without ports", `"portDefinitions":[],"healthChecks":[{"protocol":"TCP"}]`, "/healthChecks(0)", msgPortIndex},
 		{"health check protocol", `"healthChecks":[{"protocol":"UDP"}]`, "/healthChecks(0)/protocol", "is not one of (HTTP,HTTPS,TCP,COMMAND,MESOS_HTTP,MESOS_HTTPS,MESOS_TCP)"},
