@@ -142,7 +142,7 @@ func sortedAppIDs(r model.Root) []string {
 func appsBelow(r model.Root, gid string) []string {
 	var ids []string
 	for _, id := range sortedAppIDs(r) {
-		if marathon.IDIncludes(gid, id) {
+		if inGroup(gid, id) {
 			ids = append(ids, id)
 		}
 	}
@@ -193,13 +193,13 @@ func (s *server) createApp(w http.ResponseWriter, r *http.Request, b Backend) er
 		return marathon.NotValid(details)
 	}
 	app.Version, app.VersionInfo = "", nil // the backend stamps them
-	res, err := b.Deploy(r.Context(), func(root *model.Root) error {
+	res, err := b.Deploy(r.Context(), keepIDsDistinct(func(root *model.Root) error {
 		if _, ok := root.Apps[app.ID]; ok {
 			return marathon.AppExists(app.ID)
 		}
 		root.Apps[app.ID] = app
 		return nil
-	}, deployOptions(r, flag(r.URL.Query(), "force", false)))
+	}), deployOptions(r, flag(r.URL.Query(), "force", false)))
 	if err != nil {
 		return err
 	}
@@ -231,6 +231,9 @@ func (s *server) updateApp(w http.ResponseWriter, r *http.Request, b Backend, id
 		return err
 	}
 	var p problems
+	if !patch {
+		checkSameID(&p, id, u)
+	}
 	version := checkVersionOnly(&p, "", u)
 	if err := p.err(); err != nil {
 		return err
@@ -242,7 +245,7 @@ func (s *server) updateApp(w http.ResponseWriter, r *http.Request, b Backend, id
 		}
 	}
 	created := false
-	res, err := b.Deploy(r.Context(), func(root *model.Root) error {
+	res, err := b.Deploy(r.Context(), keepIDsDistinct(func(root *model.Root) error {
 		cur, exists := root.Apps[id]
 		created = false
 		switch {
@@ -265,7 +268,7 @@ func (s *server) updateApp(w http.ResponseWriter, r *http.Request, b Backend, id
 		root.Apps[id] = app
 		created = !exists
 		return nil
-	}, deployOptions(r, flag(q, "force", false)))
+	}), deployOptions(r, flag(q, "force", false)))
 	if err != nil {
 		return err
 	}
@@ -334,7 +337,7 @@ func (s *server) updateApps(w http.ResponseWriter, r *http.Request, b Backend) e
 	if err := p.err(); err != nil {
 		return err
 	}
-	res, err := b.Deploy(r.Context(), func(root *model.Root) error {
+	res, err := b.Deploy(r.Context(), keepIDsDistinct(func(root *model.Root) error {
 		var p problems
 		for i, it := range items {
 			cur, exists := root.Apps[it.id]
@@ -356,7 +359,7 @@ func (s *server) updateApps(w http.ResponseWriter, r *http.Request, b Backend) e
 			}
 		}
 		return p.err()
-	}, deployOptions(r, flag(q, "force", false)))
+	}), deployOptions(r, flag(q, "force", false)))
 	if err != nil {
 		return err
 	}

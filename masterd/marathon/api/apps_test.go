@@ -250,7 +250,7 @@ func TestUpdateApp(t *testing.T) {
 	h, _ := leading(t, f)
 
 	// PUT without partialUpdate merges: only instances change.
-	rec := do(t, h, "PUT", "/v2/apps/prod/web", `{"id": "/ignored", "instances": 5, "versionInfo": null}`)
+	rec := do(t, h, "PUT", "/v2/apps/prod/web", `{"id": "/prod/web", "instances": 5, "versionInfo": null}`)
 	res := expect[marathon.DeploymentResult](t, rec, http.StatusOK)
 	if res.DeploymentID == "" || rec.Header().Get(marathon.DeploymentHeader) != res.DeploymentID {
 		t.Errorf("result %+v, header %q", res, rec.Header().Get(marathon.DeploymentHeader))
@@ -259,8 +259,12 @@ func TestUpdateApp(t *testing.T) {
 	if a.Instances != 5 || a.Cmd != "serve" || a.Labels["a"] != "1" || a.PortDefinitions[0].Port != orig.PortDefinitions[0].Port {
 		t.Errorf("after PUT: instances %d cmd %q labels %v ports %v", a.Instances, a.Cmd, a.Labels, a.PortDefinitions)
 	}
-	if _, ok := f.app("/ignored"); ok {
-		t.Error("PUT used the body's id, want the path's")
+	expectError(t, do(t, h, "PUT", "/v2/apps/prod/web", `{"id": "/other", "instances": 6}`), http.StatusUnprocessableEntity,
+		`{"message": "Object is not valid", "details": [{"path": "/id", "errors": ["does not equal /prod/web"]}]}`)
+	expectError(t, do(t, h, "PUT", "/v2/apps/prod/web", `{"id": 5}`), http.StatusBadRequest,
+		`{"message": "Invalid JSON", "details": [{"path": "/id", "errors": ["error.expected.jsstring"]}]}`)
+	if _, ok := f.app("/other"); ok {
+		t.Error("PUT used the body's id, want it refused")
 	}
 
 	// PATCH replaces labels wholesale and keeps the rest.

@@ -20,6 +20,22 @@ func decodeObject(body []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// checkSameID refuses the id of a PUT /v2/apps/{id} body that names
+// another app than the path (relative IDs are taken from the root): the
+// body would otherwise replace the path's app with what the client meant
+// for another. PATCH ignores the body's id, as its RAML says.
+func checkSameID(p *problems, id string, u map[string]any) {
+	switch raw := u["id"].(type) {
+	case nil:
+	case string:
+		if got, err := marathon.CanonicalID(raw, marathon.RootID); err != nil || got != id {
+			p.invalid("/id", "does not equal "+id)
+		}
+	default:
+		p.badJSON("/id", errString)
+	}
+}
+
 // checkVersionOnly reads the "version" of an app update at path: given, it
 // asks for a rollback to that version, and the update may hold nothing but
 // the app's id besides (versionInfo, which clients send back from a GET,

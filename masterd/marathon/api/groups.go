@@ -115,7 +115,7 @@ func (s *server) createGroup(w http.ResponseWriter, r *http.Request, b Backend, 
 	if err != nil {
 		return err
 	}
-	res, err := b.Deploy(r.Context(), func(root *model.Root) error {
+	res, err := b.Deploy(r.Context(), keepIDsDistinct(func(root *model.Root) error {
 		if hasGroup(*root, u.id) {
 			return conflict(fmt.Sprintf("Group %s is already created. Use PUT to change this group.", u.id))
 		}
@@ -124,7 +124,7 @@ func (s *server) createGroup(w http.ResponseWriter, r *http.Request, b Backend, 
 		}
 		applyGroupUpdate(root, u)
 		return nil
-	}, deployOptions(r, flag(r.URL.Query(), "force", false)))
+	}), deployOptions(r, flag(r.URL.Query(), "force", false)))
 	if err != nil {
 		return err
 	}
@@ -158,7 +158,7 @@ func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, b Backend, 
 			return err
 		}
 	}
-	change := func(root *model.Root) error {
+	change := keepIDsDistinct(func(root *model.Root) error {
 		switch {
 		case u.version != "":
 			for _, id := range appsBelow(*root, u.id) {
@@ -173,11 +173,13 @@ func (s *server) updateGroup(w http.ResponseWriter, r *http.Request, b Backend, 
 			applyGroupUpdate(root, u)
 		}
 		return nil
-	}
+	})
 	if flag(q, "dryRun", false) {
 		original := b.View().Root
 		target := original.Clone()
-		change(&target)
+		if err := change(&target); err != nil {
+			return err
+		}
 		orig, _ := original.Tree(marathon.RootID, model.Definition)
 		targ, _ := target.Tree(marathon.RootID, model.Definition)
 		writeJSON(w, http.StatusOK, struct {

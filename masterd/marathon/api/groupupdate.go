@@ -247,11 +247,53 @@ func applyGroupUpdate(r *model.Root, u groupUpdate) {
 	}
 }
 
+// msgSameID is Marathon's message for an ID that is both an app and a
+// group.
+const msgSameID = "Groups and Applications may not have the same identifier"
+
+// keepIDsDistinct wraps a change of the root so that it fails, as Marathon's
+// root group validation does, when it makes an ID both an app and a group:
+// a group /p/web cannot hold /p/web/sub while /p/web is an app. Such IDs
+// stored before they were refused do not block other changes.
+func keepIDsDistinct(change func(*model.Root) error) func(*model.Root) error {
+	return func(root *model.Root) error {
+		before := sameIDs(*root)
+		if err := change(root); err != nil {
+			return err
+		}
+		var added []string
+		for _, id := range sameIDs(*root) {
+			if !slices.Contains(before, id) {
+				added = append(added, id)
+			}
+		}
+		if len(added) > 0 {
+			return marathon.NotValid([]marathon.ErrorDetail{{Path: "/", Errors: []string{msgSameID + ": " + strings.Join(added, ", ")}}})
+		}
+		return nil
+	}
+}
+
+// sameIDs lists the IDs that are both an app and a group of r, sorted.
+func sameIDs(r model.Root) []string {
+	var out []string
+	for _, gid := range r.GroupIDs() {
+		if _, ok := r.Apps[gid]; ok {
+			out = append(out, gid)
+		}
+	}
+	return out
+}
+
+// inGroup reports whether app id lies in group gid or below it. An app
+// whose ID is the group's own is not in it.
+func inGroup(gid, id string) bool { return id != gid && marathon.IDIncludes(gid, id) }
+
 // removeGroup removes group id, its subgroups and their apps from r; the
 // root is emptied.
 func removeGroup(r *model.Root, id string) {
 	for aid := range r.Apps {
-		if marathon.IDIncludes(id, aid) {
+		if inGroup(id, aid) {
 			delete(r.Apps, aid)
 		}
 	}
@@ -266,7 +308,7 @@ func removeGroup(r *model.Root, id string) {
 // factor, rounding up, as Marathon's scaleBy does.
 func scaleGroup(r *model.Root, id string, factor float64) {
 	for aid, a := range r.Apps {
-		if marathon.IDIncludes(id, aid) {
+		if inGroup(id, aid) {
 			a.Instances = int(math.Ceil(float64(a.Instances) * factor))
 			r.Apps[aid] = a
 		}
