@@ -2,7 +2,6 @@ package master
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,9 +51,21 @@ func (m *Master) ServeAgentAPI(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "agent calls must be POSTed", http.StatusMethodNotAllowed)
 		return
 	}
-	var call mesos.AgentCall
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxCallBytes))
-	if err := dec.Decode(&call); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			http.Error(w, fmt.Sprintf("agent call is over %d bytes", maxCallBytes), http.StatusRequestEntityTooLarge)
+			return
+		}
+		http.Error(w, "reading agent call: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	call, err := mesos.DecodeAgentCall(body)
+	if errors.Is(err, mesos.ErrTooLarge) {
+		http.Error(w, "invalid registration: "+err.Error(), http.StatusRequestEntityTooLarge)
+		return
+	}
+	if err != nil {
 		http.Error(w, "malformed agent call: "+err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -80,18 +91,8 @@ func validateSubscribe(s *mesos.AgentSubscribe) error {
 	if s == nil {
 		return errors.New("SUBSCRIBE call without a subscribe field")
 	}
-	info := s.AgentInfo
-	if info.Hostname == "" {
-		return errors.New("agent_info.hostname is empty")
-	}
-	if info.Port < 0 || info.Port > 65535 {
-		return fmt.Errorf("agent_info.port %d is out of range, must be in [0, 65535]", info.Port)
-	}
-	if info.IP != "" && net.ParseIP(info.IP) == nil {
-		return fmt.Errorf("agent_info.ip %q is not an IP address", info.IP)
-	}
-	if info.Resources.IsEmpty() {
-		return errors.New("agent_info.resources is empty, an agent must offer at least one resource")
+	if err := s.AgentInfo.Validate(); err != nil {
+		return err
 	}
 	for i, t := range s.Tasks {
 		switch {
