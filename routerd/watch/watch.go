@@ -181,7 +181,7 @@ func (w *Watcher) Run(ctx context.Context, publish func([]marathon.AppInfo)) err
 func (w *Watcher) session(ctx context.Context, base string, publish func([]marathon.AppInfo)) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/events", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/events?"+streamQuery, nil)
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,9 @@ func (w *Watcher) session(ctx context.Context, base string, publish func([]marat
 		return fmt.Errorf("connecting to the event stream: %s", resp.Status)
 	}
 	// Reads go to the Marathon that served the stream, after redirects.
-	base = strings.TrimSuffix(resp.Request.URL.String(), "/v2/events")
+	u := *resp.Request.URL
+	u.Path, u.RawQuery = strings.TrimSuffix(u.Path, "/v2/events"), ""
+	base = strings.TrimSuffix(u.String(), "/")
 	events := make(chan marathon.Event, 4096)
 	readErr := make(chan error, 1)
 	go func() { readErr <- w.readEvents(resp.Body, events) }()
@@ -344,8 +346,41 @@ type readResult struct {
 	err      error
 }
 
+// followed are the event types the watcher asks for (Marathon ≥ 1.5 sends
+// only those; older ones send all and the rest are skipped).
+var followed = []string{
+	marathon.EventStatusUpdate, marathon.EventHealthStatusChanged, marathon.EventInstanceHealthChanged,
+	marathon.EventAPIPost, marathon.EventAppTerminated,
+	marathon.EventDeploymentInfo, marathon.EventDeploymentStepSuccess, marathon.EventDeploymentStepFailure,
+	marathon.EventDeploymentSuccess, marathon.EventDeploymentFailed,
+	marathon.EventGroupChangeSuccess, marathon.EventGroupChangeFailed,
+}
+
+// streamQuery asks for the followed events, with deployment plans
+// without their original and target groups: those hold every app, so at
+// a few hundred apps one deployment event is megabytes, and decoding them
+// delayed the status updates queued behind.
+var streamQuery = func() string {
+	q := url.Values{"event_type": followed, "plan-format": {"light"}}
+	return q.Encode()
+}()
+
+// settles reports whether an event type only asks for a full read (its
+// content is not used): deployments and group changes.
+func settles(eventType string) bool {
+	switch eventType {
+	case marathon.EventDeploymentInfo, marathon.EventDeploymentStepSuccess, marathon.EventDeploymentStepFailure,
+		marathon.EventDeploymentSuccess, marathon.EventDeploymentFailed,
+		marathon.EventGroupChangeSuccess, marathon.EventGroupChangeFailed:
+		return true
+	}
+	return false
+}
+
 // readEvents decodes the stream into events until it ends; undecodable
-// events are counted, logged and skipped.
+// events are counted, logged and skipped. Deployment and group events,
+// whose content the watcher does not use, are not decoded when the
+// stream names their type (Marathon does).
 func (w *Watcher) readEvents(body io.Reader, out chan<- marathon.Event) error {
 	defer close(out)
 	r := newSSEReader(body)
@@ -356,6 +391,10 @@ func (w *Watcher) readEvents(body io.Reader, out chan<- marathon.Event) error {
 				return errors.New("event stream closed by marathon")
 			}
 			return fmt.Errorf("reading the event stream: %w", err)
+		}
+		if settles(raw.Name) {
+			out <- &marathon.DeploymentEvent{EventMeta: marathon.EventMeta{EventType: raw.Name}}
+			continue
 		}
 		ev, err := marathon.DecodeEvent(raw.Data)
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +75,7 @@ type fake struct {
 	reads  atomic.Int64
 	down   atomic.Bool
 	user   string
+	query  atomic.Value // url.Values: the event stream's last query
 	mu     sync.Mutex
 }
 
@@ -95,6 +98,7 @@ func newFake(t *testing.T, apps string) *fake {
 			f.reads.Add(1)
 			io.WriteString(w, f.apps.Load().(string))
 		case "/v2/events":
+			f.query.Store(r.URL.Query())
 			w.WriteHeader(http.StatusOK)
 			w.(http.Flusher).Flush()
 			for {
@@ -253,5 +257,27 @@ func TestConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Validate() = %v, want %q", err, tt.want)
 		}
+	}
+}
+
+// TestStreamAsksLight: the watcher asks Marathon for the events it uses
+// and for light deployment plans, and does not decode the deployment
+// events it only reacts to (at a few hundred apps a full plan is
+// megabytes, and status updates queued behind it waited).
+func TestStreamAsksLight(t *testing.T) {
+	m := newFake(t, oneApp)
+	cfg := DefaultConfig()
+	cfg.URLs = []string{m.srv.URL}
+	w, _ := run(t, cfg)
+	tstest.WaitFor(t, 5*time.Second, "the stream", func() bool { return w.Status().Connected })
+	q := m.query.Load().(url.Values)
+	if q.Get("plan-format") != "light" || !slices.Contains(q["event_type"], "status_update_event") || !slices.Contains(q["event_type"], "deployment_success") {
+		t.Errorf("event stream query = %v, want plan-format=light and the followed event types", q)
+	}
+	reads := m.reads.Load()
+	m.events <- "event: deployment_info\ndata: {\"plan\": [not decoded\n\n"
+	tstest.WaitFor(t, 5*time.Second, "a full read after deployment_info", func() bool { return m.reads.Load() > reads })
+	if st := w.Status(); st.BadEvents != 0 {
+		t.Errorf("bad events = %d, want the deployment event taken by its name", st.BadEvents)
 	}
 }
