@@ -164,19 +164,30 @@ func (p *Proxy) untrackBackend(c net.Conn) {
 }
 
 // pipe copies both ways until both directions ended, passing each
-// direction's end on as a half-close. Between TCP connections io.Copy
-// uses splice(2), so the data never enters user space.
+// direction's end on as a half-close.
 func pipe(a, b net.Conn) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		io.Copy(b, a)
+		copyConn(b, a)
 		closeWrite(b)
 	}()
-	io.Copy(a, b)
+	copyConn(a, b)
 	closeWrite(a)
 	wg.Wait()
+}
+
+// copyConn copies src to dst, between TCP connections by splice(2)
+// without holding a pipe while idle (splice.go).
+func copyConn(dst, src net.Conn) {
+	d, dok := dst.(*net.TCPConn)
+	s, sok := src.(*net.TCPConn)
+	if dok && sok {
+		spliceCopy(d, s)
+		return
+	}
+	io.Copy(dst, src)
 }
 
 func closeWrite(c net.Conn) {
