@@ -133,6 +133,12 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, sub *mes
 		rec.Info.ID = info.ID
 	} else if old := m.agents[info.ID]; old != nil {
 		rec.RegisteredTime = old.rec.RegisteredTime
+	} else {
+		// The registry holds every agent ID a master ever issued: an agent
+		// naming another chose it itself, and might take a live agent's.
+		m.mu.Unlock()
+		http.Error(w, fmt.Sprintf("invalid registration: agent ID %q was never issued by a master of this cluster; register without an ID (remove the agent's work directory)", info.ID), http.StatusBadRequest)
+		return
 	}
 	m.mu.Unlock()
 

@@ -141,6 +141,9 @@ func TestMalformedRegistrationRejected(t *testing.T) {
 		{"negative cpus", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"hostname":"h","resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":-1}}]}}}`, "non-negative"},
 		{"bad port", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"hostname":"h","port":70000,"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}}}`, "port 70000"},
 		{"update without stream", `{"type":"UPDATE","agent_id":"nope"}`, `unknown agent "nope"`},
+		// An ID no master issued: it could be a live agent's, whose stream
+		// the newcomer would take over.
+		{"agent ID never issued", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"id":"nonexistent-S999","hostname":"h","resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}}}`, `agent ID "nonexistent-S999" was never issued`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := postCall(t, c.srv.URL, tc.body, nil)
