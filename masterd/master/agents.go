@@ -215,7 +215,16 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 			continue
 		}
 		// After a failover the agent is the source of truth for its tasks.
-		m.adoptTask(a, rt)
+		t := m.adoptTask(a, rt)
+		// The framework learns of the task (and its health, which the agent
+		// sends only when it changes) now rather than at its next
+		// reconciliation: this is the answer that reconciliation held back
+		// while the agent had not re-registered.
+		if f := m.frameworks[rt.FrameworkID]; f != nil {
+			st := latest(t)
+			st.Reason, st.Source, st.Timestamp = mesos.ReasonReconciliation, mesos.SourceMaster, since(now)
+			f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: &st})
+		}
 	}
 	for k, t := range a.tasks {
 		if seen[k] {
