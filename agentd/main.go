@@ -70,7 +70,7 @@ func run() error {
 		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
 		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
 		maxStart   = flag.Int("max-starting-tasks", 2*runtime.NumCPU(), "tasks started at once; more wait their turn in TASK_STARTING (0: no bound)")
-		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute)")
+		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute; at most 1s while a master answers)")
 
 		bridgeNet    = flag.String("bridge-network-name", network.DefaultBridgeNetwork, "network name that means container/bridge (Marathon's); other names are CNI networks")
 		bridgeName   = flag.String("bridge-name", network.DefaultBridgeName, "Linux bridge of container/bridge tasks")

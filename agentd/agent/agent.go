@@ -95,7 +95,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		info.Port = ln.Addr().(*net.TCPAddr).Port
 	}
 	link, err := masterlink.New(masterlink.Config{
-		Masters: cfg.Masters, Info: info, Tasks: tm.Tasks,
+		Masters: cfg.Masters, Info: info, Tasks: a.reportedTasks,
 		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
 	}, a.onEvent, log.With("component", "link"))
 	if err != nil {
@@ -218,6 +218,19 @@ func (a *Agent) onEvent(ctx context.Context, ev mesos.AgentEvent) {
 	case mesos.AgentEventError:
 		a.log.Error("master reported an error", "message", ev.Error.Message)
 	}
+}
+
+// reportedTasks lists the tasks for a re-registration, each with its
+// latest status: a new leader learns their health with their state, and
+// health updates are sent only when health changes.
+func (a *Agent) reportedTasks() []mesos.Task {
+	tasks := a.tasks.Tasks()
+	for i, t := range tasks {
+		if _, st, ok := a.status.Latest(t.Info.TaskID); ok {
+			tasks[i].Statuses = []mesos.TaskStatus{st}
+		}
+	}
+	return tasks
 }
 
 // sendUpdate posts one status update to the master.

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"corral/mesos"
@@ -33,8 +34,11 @@ type Config struct {
 	// Client makes the requests; a shared client lets many simulated agents
 	// share connections. Its Timeout must be zero (streams are long-lived).
 	Client *http.Client
-	// MinBackoff and MaxBackoff bound the wait between reconnects.
-	MinBackoff, MaxBackoff time.Duration
+	// MinBackoff and MaxBackoff bound the wait between reconnects. While
+	// a master answers (or refuses the connection: its host is up), the
+	// wait stays under ReachableBackoff instead, so that the agent is back
+	// within about that long of a master leading; 0 means 1s.
+	MinBackoff, MaxBackoff, ReachableBackoff time.Duration
 	// SubscribeTimeout bounds the wait for a master's SUBSCRIBED after
 	// dialling it; 0 means three default heartbeat intervals (45 s).
 	SubscribeTimeout time.Duration
@@ -52,6 +56,9 @@ func (c Config) Validate() error {
 	}
 	if c.MinBackoff <= 0 || c.MaxBackoff < c.MinBackoff {
 		return fmt.Errorf("invalid backoff [%v, %v], must be 0 < min <= max", c.MinBackoff, c.MaxBackoff)
+	}
+	if c.ReachableBackoff < 0 {
+		return fmt.Errorf("invalid reachable backoff %v, must be >= 0", c.ReachableBackoff)
 	}
 	if c.SubscribeTimeout < 0 {
 		return fmt.Errorf("invalid subscribe timeout %v, must be >= 0", c.SubscribeTimeout)
@@ -93,6 +100,9 @@ func New(cfg Config, onEvent EventFunc, log *slog.Logger) (*Link, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
 	}
+	if cfg.ReachableBackoff == 0 {
+		cfg.ReachableBackoff = time.Second
+	}
 	return &Link{cfg: cfg, onEvent: onEvent, log: log, agentID: cfg.Info.ID, registered: make(chan struct{})}, nil
 }
 
@@ -118,30 +128,50 @@ func (l *Link) Run(ctx context.Context) error {
 	backoff := l.cfg.MinBackoff
 	next := 0
 	for ctx.Err() == nil {
-		// A standby redirects to the leader, so any master will do; after a
-		// failure try the next one, in case this one is down.
+		// A standby redirects to the leader (the client follows at once),
+		// so any master will do; after a failure try the next one, in case
+		// this one is down.
 		master := l.cfg.Masters[next%len(l.cfg.Masters)]
-		subscribed, err := l.subscribe(ctx, master)
+		res, err := l.subscribe(ctx, master)
 		if ctx.Err() != nil {
 			break
 		}
 		l.setStream("", "")
-		if subscribed {
+		limit := l.cfg.MaxBackoff
+		switch res {
+		case subscribed:
 			backoff = l.cfg.MinBackoff
-		} else {
+		case answered:
+			// A master is up but no leader serves yet (a standby that
+			// knows none, a master waiting for its predecessor's lease):
+			// one will soon, and the agent must not sleep through it.
+			limit = min(limit, l.cfg.ReachableBackoff)
+			next++
+		default:
 			next++
 		}
-		l.log.Debug("master stream ended, reconnecting", "master", master, "err", err, "in", backoff)
+		backoff = min(backoff, limit)
 		// Full jitter keeps thousands of agents from reconnecting in step.
 		wait := backoff/2 + rand.N(backoff/2+1)
+		l.log.Debug("master stream ended, reconnecting", "master", master, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 		}
-		backoff = min(2*backoff, l.cfg.MaxBackoff)
+		backoff = min(2*backoff, limit)
 	}
 	return nil
 }
+
+// result is how a subscription attempt ended.
+type result int
+
+const (
+	unreachable result = iota // no master answered, or it hung
+	answered                  // a master answered without subscribing the agent
+	subscribed                // the master subscribed the agent; the stream ended later
+	rejected                  // the master refused the registration itself (400)
+)
 
 func (l *Link) setStream(master, stream string) {
 	l.mu.Lock()
@@ -149,9 +179,9 @@ func (l *Link) setStream(master, stream string) {
 	l.master, l.streamID = master, stream
 }
 
-// subscribe opens one stream and reads it until it ends. It reports whether
-// the master accepted the subscription.
-func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
+// subscribe opens one stream and reads it until it ends. It reports how
+// far it got.
+func (l *Link) subscribe(ctx context.Context, master string) (result, error) {
 	info := l.cfg.Info
 	info.ID = l.AgentID()
 	call := mesos.AgentCall{Type: mesos.AgentCallSubscribe, Subscribe: &mesos.AgentSubscribe{AgentInfo: info}}
@@ -160,7 +190,7 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 	}
 	body, err := json.Marshal(call)
 	if err != nil {
-		return false, err
+		return unreachable, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -176,20 +206,28 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 	defer idle.Stop()
 	req, err := http.NewRequestWithContext(sctx, http.MethodPost, "http://"+master+mesos.AgentAPIPath, bytes.NewReader(body))
 	if err != nil {
-		return false, err
+		return unreachable, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := l.cfg.Client.Do(req) // follows a standby's 307 to the leader
 	if err != nil {
-		return false, fmt.Errorf("subscribing at %s: %w", master, err)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			// The host is up and the master not (yet) listening: it is
+			// being restarted, most likely.
+			return answered, fmt.Errorf("subscribing at %s: %w", master, err)
+		}
+		return unreachable, fmt.Errorf("subscribing at %s: %w", master, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		err := fmt.Errorf("subscribing at %s: %s: %s", master, resp.Status, strings.TrimSpace(string(msg)))
 		if resp.StatusCode == http.StatusBadRequest {
+			// Asking again soon will not change the master's mind.
 			l.log.Error("master rejected registration", "master", master, "status", resp.Status, "reason", strings.TrimSpace(string(msg)))
+			return rejected, err
 		}
-		return false, fmt.Errorf("subscribing at %s: %s: %s", master, resp.Status, strings.TrimSpace(string(msg)))
+		return answered, err
 	}
 	leader := resp.Request.URL.Host
 	l.setStream(leader, resp.Header.Get(mesos.StreamIDHeader))
@@ -198,14 +236,14 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 	defer hbWG.Wait()
 	defer cancel()
 	rr := mesos.NewRecordReader(resp.Body)
-	subscribed := false
+	res := answered
 	for {
 		var ev mesos.AgentEvent
 		if err := rr.Read(&ev); err != nil {
-			return subscribed, fmt.Errorf("reading stream from %s: %w", leader, err)
+			return res, fmt.Errorf("reading stream from %s: %w", leader, err)
 		}
-		if ev.Type == mesos.AgentEventSubscribed && ev.Subscribed != nil && !subscribed {
-			subscribed = true
+		if ev.Type == mesos.AgentEventSubscribed && ev.Subscribed != nil && res != subscribed {
+			res = subscribed
 			if s := ev.Subscribed.HeartbeatIntervalSeconds; s > 0 {
 				interval = max(time.Duration(s*float64(time.Second)), minInterval)
 			}
@@ -219,7 +257,7 @@ func (l *Link) subscribe(ctx context.Context, master string) (bool, error) {
 				l.heartbeat(sctx, cancel, interval)
 			}()
 		}
-		if subscribed {
+		if res == subscribed {
 			idle.Reset(3 * interval)
 		}
 		if ev.Type != mesos.AgentEventHeartbeat {

@@ -35,10 +35,14 @@ type fakeMaster struct {
 	interval float64
 	// heartbeatStatus answers HEARTBEAT calls.
 	heartbeatStatus int
+	// unavailable, if it returns true for the n-th SUBSCRIBE, answers it
+	// 503 as a master that knows no leader does.
+	unavailable func(n int) bool
 
-	mu         sync.Mutex // guards subscribes and heartbeats
+	mu         sync.Mutex // guards subscribes, heartbeats and at
 	subscribes int
 	heartbeats int
+	at         []time.Time // when each SUBSCRIBE came
 }
 
 func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -51,6 +55,7 @@ func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch call.Type {
 	case mesos.AgentCallSubscribe:
 		f.subscribes++
+		f.at = append(f.at, time.Now())
 	case mesos.AgentCallHeartbeat:
 		f.heartbeats++
 	}
@@ -66,6 +71,10 @@ func (f *fakeMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if call.Type != mesos.AgentCallSubscribe {
 		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if f.unavailable != nil && f.unavailable(n) {
+		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
 		return
 	}
 	if f.hang != nil && f.hang(n) {
@@ -142,6 +151,29 @@ func TestGivesUpOnAMasterThatDoesNotAnswer(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		n, _ := f.counts()
 		t.Fatalf("not registered within 5s after %d SUBSCRIBE calls; want a retry after the unanswered one", n)
+	}
+}
+
+// TestBackoffStaysShortWhileAMasterAnswers: a master that answers "no
+// leader" (a restarted master waiting for its old lease) is about to
+// lead: the agent asks again at least once a second (ReachableBackoff's
+// default), however long it has been waiting, rather than doubling its
+// wait towards MaxBackoff, and registers as soon as it may.
+func TestBackoffStaysShortWhileAMasterAnswers(t *testing.T) {
+	const refusals = 9 // doubling from 20ms, the last wait would be >= 5s
+	f := &fakeMaster{unavailable: func(n int) bool { return n <= refusals }, interval: 1, heartbeatStatus: http.StatusAccepted}
+	l := run(t, f, func(c *Config) { c.MinBackoff, c.MaxBackoff = 20*time.Millisecond, time.Minute })
+	select {
+	case <-l.Registered():
+	case <-time.After(20 * time.Second):
+		t.Fatal("not registered within 20s")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := 1; i < len(f.at); i++ {
+		if gap := f.at[i].Sub(f.at[i-1]); gap > 1200*time.Millisecond {
+			t.Errorf("SUBSCRIBE %d came %v after the 503 to the one before, want within about 1s", i+1, gap.Round(time.Millisecond))
+		}
 	}
 }
 

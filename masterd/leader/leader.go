@@ -4,6 +4,7 @@ package leader
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,24 +37,30 @@ func (i Info) HostPort() string { return net.JoinHostPort(i.Hostname, strconv.It
 func (i Info) PID() string { return "master@" + net.JoinHostPort(i.IP, strconv.Itoa(i.Port)) }
 
 // LeadFunc runs while this master leads. ctx ends when leadership is lost or
-// the elector stops; fence holds exactly while the leadership lasts.
-type LeadFunc func(ctx context.Context, fence clientv3.Cmp) error
+// the elector stops; self is this master as elected for the term, under
+// the term's own ID; fence holds exactly while the leadership lasts.
+type LeadFunc func(ctx context.Context, self Info, fence clientv3.Cmp) error
 
 // Elector campaigns for leadership and observes who leads.
 type Elector struct {
-	cli  *clientv3.Client
-	self Info
-	ttl  time.Duration
-	log  *slog.Logger
+	cli *clientv3.Client
+	ttl time.Duration
+	log *slog.Logger
 
-	mu      sync.Mutex // guards leader, leading and resign
-	leader  *Info
-	leading bool
-	resign  context.CancelFunc
-	changed chan struct{} // closed and replaced on every leader change
+	mu        sync.Mutex // guards self, campaigns, leader, leading and resign
+	self      Info
+	campaigns int
+	leader    *Info
+	leading   bool
+	resign    context.CancelFunc
+	changed   chan struct{} // closed and replaced on every leader change
 }
 
-// New returns an elector for self with a session TTL of ttl.
+// New returns an elector for self with a session TTL of ttl. Its first
+// term runs under self.ID, every later one under a new ID (NewID): a
+// Mesos master that loses leadership exits, so each term is a new master
+// with a new ID there, and the agent and framework IDs a master derives
+// from its own must not repeat when the same masterd leads twice.
 func New(cli *clientv3.Client, self Info, ttl time.Duration, log *slog.Logger) *Elector {
 	return &Elector{cli: cli, self: self, ttl: ttl, log: log, changed: make(chan struct{})}
 }
@@ -61,14 +68,24 @@ func New(cli *clientv3.Client, self Info, ttl time.Duration, log *slog.Logger) *
 // Leader returns the current leader, if one is elected. This master is
 // named only while it leads: cut off from etcd, it steps down when its
 // session expires but cannot see its key go, and it must not send clients
-// to itself.
+// to itself. Nor does it name a key at its own address, left by an earlier
+// term or by its previous process (killed, its lease not yet expired):
+// that is a redirect to itself too.
 func (e *Elector) Leader() (Info, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.leader == nil || (e.leader.ID == e.self.ID && !e.leading) {
+	if e.leader == nil || (!e.leading && e.leader.sameAddress(e.self)) {
 		return Info{}, false
 	}
 	return *e.leader, true
+}
+
+// sameAddress reports whether i and o serve the Mesos API at one address.
+func (i Info) sameAddress(o Info) bool {
+	if i.ID == o.ID {
+		return true
+	}
+	return i.Port == o.Port && (i.IP != "" && i.IP == o.IP || i.Hostname != "" && i.Hostname == o.Hostname)
 }
 
 // IsLeader reports whether this master leads now.
@@ -144,7 +161,8 @@ func (e *Elector) campaign(ctx context.Context, lead LeadFunc) error {
 	}
 	defer sess.Close()
 	el := concurrency.NewElection(sess, Key)
-	val, _ := json.Marshal(e.self)
+	self := e.termSelf()
+	val, _ := json.Marshal(self)
 	if err := el.Campaign(ctx, string(val)); err != nil {
 		return fmt.Errorf("campaigning: %w", err)
 	}
@@ -168,8 +186,8 @@ func (e *Elector) campaign(ctx context.Context, lead LeadFunc) error {
 		cancel()
 	}()
 	e.setLeading(true, cancel)
-	e.log.Info("elected leader", "id", e.self.ID, "rev", el.Rev())
-	err = lead(lctx, fence)
+	e.log.Info("elected leader", "id", self.ID, "rev", el.Rev())
+	err = lead(lctx, self, fence)
 	e.setLeading(false, nil)
 	cancel()
 	<-watched
@@ -242,5 +260,31 @@ func sameLeader(a, b *Info) bool {
 	return *a == *b
 }
 
-// Self returns this master's own info.
-func (e *Elector) Self() Info { return e.self }
+// termSelf is this master as it campaigns for its next term: under a new
+// ID in every campaign after the first.
+func (e *Elector) termSelf() Info {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.campaigns > 0 {
+		e.self.ID = NewID()
+	}
+	e.campaigns++
+	return e.self
+}
+
+// Self returns this master's own info, with the ID of its current or
+// latest term.
+func (e *Elector) Self() Info {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.self
+}
+
+// NewID returns a random UUID (version 4), the form of Mesos master IDs.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

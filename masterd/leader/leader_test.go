@@ -2,6 +2,7 @@ package leader_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -35,18 +36,23 @@ type candidate struct {
 	mu     sync.Mutex
 	fence  clientv3.Cmp
 	terms  int
+	ids    []string // the term IDs, in order
 }
 
 func start(t *testing.T, cli *clientv3.Client, id string) *candidate {
+	return startAs(t, cli, leader.Info{ID: id, Hostname: id, Port: 5050})
+}
+
+func startAs(t *testing.T, cli *clientv3.Client, self leader.Info) *candidate {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	c := &candidate{el: leader.New(cli, leader.Info{ID: id, Hostname: id, Port: 5050}, 2*time.Second, log), done: make(chan struct{})}
+	c := &candidate{el: leader.New(cli, self, 2*time.Second, log), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
 	go func() {
 		defer close(c.done)
-		c.el.Run(ctx, func(lctx context.Context, fence clientv3.Cmp) error {
+		c.el.Run(ctx, func(lctx context.Context, self leader.Info, fence clientv3.Cmp) error {
 			c.mu.Lock()
-			c.fence, c.terms = fence, c.terms+1
+			c.fence, c.terms, c.ids = fence, c.terms+1, append(c.ids, self.ID)
 			c.mu.Unlock()
 			<-lctx.Done()
 			return nil
@@ -110,6 +116,42 @@ func TestAbdicateHandsOver(t *testing.T) {
 	if a.terms != 2 {
 		t.Fatalf("a led %d terms, want 2", a.terms)
 	}
+	// Each term is a new master to agents and frameworks: IDs derived from
+	// the master's (agent IDs <master>-S<n>) must not repeat.
+	if a.ids[0] != "a" || a.ids[1] == "a" || a.ids[1] == "" {
+		t.Fatalf("a's term IDs = %q, want \"a\" and then a new one", a.ids)
+	}
+	if l, ok := b.el.Leader(); !ok || l.ID != a.ids[1] {
+		t.Fatalf("b sees leader %+v (%v), want a's second term %s", l, ok, a.ids[1])
+	}
+}
+
+// TestOwnStaleKeyIsNoLeader: a master restarted after kill -9 finds its
+// previous process's election key (another ID, the same address) until
+// that lease expires. It answers "no leader" meanwhile, never itself, and
+// leads once the old lease is gone.
+func TestOwnStaleKeyIsNoLeader(t *testing.T) {
+	e, _ := statetest.Start(t)
+	ctx := context.Background()
+	old := leader.Info{ID: "old", Hostname: "m1", IP: "10.0.0.1", Port: 5050}
+	lease, err := e.Client.Grant(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, _ := json.Marshal(old)
+	if _, err := e.Client.Put(ctx, leader.Key+"/stale", string(val), clientv3.WithLease(lease.ID)); err != nil {
+		t.Fatal(err)
+	}
+	other := start(t, e.Client, "other") // elsewhere: sees the old process lead
+	waitFor(t, 5*time.Second, "another master to see the stale key", func() bool { l, ok := other.el.Leader(); return ok && l.ID == "old" })
+
+	restarted := startAs(t, e.Client, leader.Info{ID: "new", Hostname: "m1", IP: "10.0.0.1", Port: 5050})
+	waitFor(t, 5*time.Second, "the restarted master to lead once the old lease expired", func() bool {
+		if l, ok := restarted.el.Leader(); ok && l.ID == "old" {
+			t.Fatalf("the restarted master names its previous process %+v as the leader: a redirect to itself", l)
+		}
+		return restarted.el.IsLeader() || other.el.IsLeader()
+	})
 }
 
 // TestStepsDownWhenEtcdGoesAway: a leader cut off from etcd stops leading

@@ -133,6 +133,12 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, sub *mes
 		rec.Info.ID = info.ID
 	} else if old := m.agents[info.ID]; old != nil {
 		rec.RegisteredTime = old.rec.RegisteredTime
+	} else {
+		// The registry holds every agent ID a master ever issued: an agent
+		// naming another chose it itself, and might take a live agent's.
+		m.mu.Unlock()
+		http.Error(w, fmt.Sprintf("invalid registration: agent ID %q was never issued by a master of this cluster; register without an ID (remove the agent's work directory)", info.ID), http.StatusBadRequest)
+		return
 	}
 	m.mu.Unlock()
 
@@ -209,7 +215,16 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 			continue
 		}
 		// After a failover the agent is the source of truth for its tasks.
-		m.adoptTask(a, rt)
+		t := m.adoptTask(a, rt)
+		// The framework learns of the task (and its health, which the agent
+		// sends only when it changes) now rather than at its next
+		// reconciliation: this is the answer that reconciliation held back
+		// while the agent had not re-registered.
+		if f := m.frameworks[rt.FrameworkID]; f != nil {
+			st := latest(t)
+			st.Reason, st.Source, st.Timestamp = mesos.ReasonReconciliation, mesos.SourceMaster, since(now)
+			f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: &st})
+		}
 	}
 	for k, t := range a.tasks {
 		if seen[k] {

@@ -141,6 +141,9 @@ func TestMalformedRegistrationRejected(t *testing.T) {
 		{"negative cpus", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"hostname":"h","resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":-1}}]}}}`, "non-negative"},
 		{"bad port", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"hostname":"h","port":70000,"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}}}`, "port 70000"},
 		{"update without stream", `{"type":"UPDATE","agent_id":"nope"}`, `unknown agent "nope"`},
+		// An ID no master issued: it could be a live agent's, whose stream
+		// the newcomer would take over.
+		{"agent ID never issued", `{"type":"SUBSCRIBE","subscribe":{"agent_info":{"id":"nonexistent-S999","hostname":"h","resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":1}}]}}}`, `agent ID "nonexistent-S999" was never issued`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp, body := postCall(t, c.srv.URL, tc.body, nil)
@@ -315,5 +318,51 @@ func TestRecoveredFrameworkGetsNoOffersUntilItSubscribes(t *testing.T) {
 		if sf.ID == old.id && (sf.Active || !sf.Recovered || len(sf.Offers) != 0) {
 			t.Fatalf("recovered framework = %+v, want inactive, recovered, without offers", sf)
 		}
+	}
+}
+
+// TestFailoverKeepsHealth: an agent re-registering with a new leader
+// reports its tasks' latest statuses; their health is in the new leader's
+// state at once, and the subscribed framework hears of it without
+// reconciling (health updates are sent only when health changes).
+func TestFailoverKeepsHealth(t *testing.T) {
+	c := newCluster(t, nil)
+	a := c.startAgent("h1", "cpus:2;mem:512")
+	f := c.subscribe(mesos.FrameworkInfo{Name: "marathon"})
+	agentID := a.link.AgentID()
+	launch(t, c.master(), f, f.waitOffer(t, agentID), "t1", "cpus:1;mem:64", 0)
+	waitFor(t, 5*time.Second, "LAUNCH", func() bool {
+		_, ok := a.find(func(ev mesos.AgentEvent) bool { return ev.Type == mesos.AgentEventLaunch })
+		return ok
+	})
+	a.update(t, f.id, "t1", mesos.TaskRunning, "u1")
+	healthy := true
+	if err := a.link.Send(context.Background(), mesos.AgentCall{Type: mesos.AgentCallUpdate, Update: &mesos.AgentUpdate{
+		FrameworkID: f.id, Status: mesos.TaskStatus{TaskID: "t1", State: mesos.TaskRunning, Healthy: &healthy, UUID: "u2"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitEvent(t, "the health update", func(ev mesos.Event) bool {
+		return isUpdate("t1", mesos.TaskRunning)(ev) && ev.Update.Healthy != nil
+	})
+	tasks := a.taskList()
+	tasks[0].Statuses = []mesos.TaskStatus{{TaskID: "t1", State: mesos.TaskRunning, Healthy: &healthy, UUID: "u2"}}
+	a.stop()
+
+	c.depose()
+	m2 := c.elect("m2")
+	f2 := c.subscribe(mesos.FrameworkInfo{ID: f.id, Name: "marathon"})
+	c.startAgentAs(agentID, "h1", "cpus:2;mem:512", tasks)
+	ev := f2.waitEvent(t, "t1's health from the new leader", isUpdate("t1", mesos.TaskRunning))
+	if ev.Update.Healthy == nil || !*ev.Update.Healthy || ev.Update.UUID != "" || ev.Update.AgentID != agentID {
+		t.Fatalf("update after the agent re-registered = %+v, want healthy, agent %s, no uuid", ev.Update, agentID)
+	}
+	st := m2.State(nil)
+	if len(st.Frameworks) != 1 || len(st.Frameworks[0].Tasks) != 1 {
+		t.Fatalf("state frameworks %+v, want one with t1", st.Frameworks)
+	}
+	sts := st.Frameworks[0].Tasks[0].Statuses
+	if len(sts) == 0 || sts[len(sts)-1].Healthy == nil || !*sts[len(sts)-1].Healthy || sts[len(sts)-1].UUID != "" {
+		t.Fatalf("t1's statuses in the new leader's state = %+v, want the last healthy, without uuid", sts)
 	}
 }

@@ -58,9 +58,10 @@ func masterStatus(t *task, agentID string, state mesos.TaskState, reason, msg st
 	return st
 }
 
-// adoptTask takes in a task an agent reported after a master failover.
+// adoptTask takes in a task an agent reported after a master failover,
+// with the statuses it reported (its latest, health included).
 // Caller holds m.mu.
-func (m *Master) adoptTask(a *agent, rt mesos.Task) {
+func (m *Master) adoptTask(a *agent, rt mesos.Task) *task {
 	f := m.frameworks[rt.FrameworkID]
 	if f == nil {
 		// Its framework has not re-subscribed yet and is not in the
@@ -72,15 +73,18 @@ func (m *Master) adoptTask(a *agent, rt mesos.Task) {
 		m.alloc.Suppress(rt.FrameworkID)
 		m.opFramework(f, true)
 	}
-	t := &task{info: rt.Info, frameworkID: rt.FrameworkID, state: rt.State, statuses: rt.Statuses}
+	t := &task{info: rt.Info, frameworkID: rt.FrameworkID, state: rt.State}
 	t.info.AgentID = a.rec.Info.ID
-	if len(t.statuses) > maxStatuses {
-		t.statuses = t.statuses[len(t.statuses)-maxStatuses:]
+	for _, st := range rt.Statuses[max(0, len(rt.Statuses)-maxStatuses):] {
+		// Acknowledged long ago, or to be resent with its UUID.
+		st.UUID = ""
+		t.statuses = append(t.statuses, st)
 	}
 	k := taskKey{rt.FrameworkID, rt.Info.TaskID}
 	a.tasks[k] = t
 	f.tasks[rt.Info.TaskID] = t
 	m.opTaskAdded(t)
+	return t
 }
 
 // statusFromAgent applies an agent's status update and forwards it to the

@@ -147,6 +147,12 @@ func logTail(t *testing.T, path string) {
 // It returns the agent's work directory.
 func startPosixAgent(t *testing.T, masters ...*marathonMaster) string {
 	t.Helper()
+	return startPosixAgentWith(t, []string{"--registration-backoff", "50ms"}, masters...)
+}
+
+// startPosixAgentWith is startPosixAgent with extra agentd flags.
+func startPosixAgentWith(t *testing.T, extra []string, masters ...*marathonMaster) string {
+	t.Helper()
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
 	var addrs []string
@@ -159,11 +165,12 @@ func startPosixAgent(t *testing.T, masters ...*marathonMaster) string {
 		t.Fatal(err)
 	}
 	defer log.Close()
-	cmd := exec.Command(agentdBinary(t),
+	args := append([]string{
 		"--master", strings.Join(addrs, ","), "--work-dir", work,
 		"--listen", "127.0.0.1:0", "--isolation", "posix", "--hostname", "127.0.0.1",
 		"--advertise-ip", "127.0.0.1", "--resources", "cpus:4;mem:2048;disk:1000;ports:[31000-32000]",
-		"--registration-backoff", "50ms", "--kill-grace-period", "1s", "--log-level", "debug")
+		"--kill-grace-period", "1s", "--log-level", "debug"}, extra...)
+	cmd := exec.Command(agentdBinary(t), args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

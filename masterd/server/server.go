@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -106,10 +105,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, id: newID()}, nil
+	return &Server{cfg: cfg, log: log, id: leader.NewID()}, nil
 }
 
-// ID returns this master's ID, a UUID as Mesos uses.
+// ID returns this master's ID, a UUID as Mesos uses, that of its first
+// term; each later term has a new one (see leader.New).
 func (s *Server) ID() string { return s.id }
 
 // Listen binds the Mesos API port.
@@ -205,8 +205,8 @@ func (s *Server) Run(ctx context.Context) error {
 	runDone := make(chan struct{})
 	go func() {
 		defer close(runDone)
-		_ = elector.Run(ctx, func(lctx context.Context, fence clientv3.Cmp) error {
-			return s.lead(lctx, store.Fenced(fence), self)
+		_ = elector.Run(ctx, func(lctx context.Context, term leader.Info, fence clientv3.Cmp) error {
+			return s.lead(lctx, store.Fenced(fence), term)
 		})
 	}()
 	select {
@@ -237,10 +237,11 @@ func (s *Server) stopServing(srv *http.Server, serveErr <-chan error) {
 	<-serveErr
 }
 
-// lead runs the master for one leadership term.
+// lead runs the master for one leadership term, under the term's master
+// ID: agent and framework IDs are derived from it.
 func (s *Server) lead(ctx context.Context, store *state.Store, self leader.Info) error {
 	cfg := s.cfg.Master
-	cfg.ID, cfg.Hostname, cfg.IP, cfg.Port = s.id, self.Hostname, self.IP, self.Port
+	cfg.ID, cfg.Hostname, cfg.IP, cfg.Port = self.ID, self.Hostname, self.IP, self.Port
 	m, err := master.New(cfg, store, s.log)
 	if err != nil {
 		return err
@@ -426,13 +427,4 @@ func guessIP(hostname string, listen net.IP) string {
 		}
 	}
 	return "127.0.0.1"
-}
-
-// newID returns a random UUID (version 4), the form of Mesos master IDs.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
