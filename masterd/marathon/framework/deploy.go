@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -77,12 +78,8 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 		}
 	}
 	b := batch{r: f.rec}
-	b.saveRoot(f.root, target, f.meta)
-	for id := range f.root.Apps {
-		if _, ok := target.Apps[id]; !ok {
-			b.del(f.rec.versions.DeletePrefixOp(marathon.SafeID(id) + "@"))
-		}
-	}
+	versions := *f.versions.Load()
+	lists := b.saveRoot(f.root, target, f.meta, versions, f.cfg.MaxVersions)
 	b.put(f.rec.deployments.PutOp(d.ID, *d))
 	for _, l := range locking {
 		b.del(f.rec.deployments.DeleteOp(l.ID))
@@ -92,6 +89,17 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	}
 	before := f.root
 	f.root = target
+	if len(lists) > 0 {
+		vs := maps.Clone(versions)
+		for id, l := range lists {
+			if l == nil {
+				delete(vs, id)
+			} else {
+				vs[id] = l
+			}
+		}
+		f.versions.Store(&vs)
+	}
 	f.deployments = append(f.deployments, d)
 	for _, l := range locking {
 		f.removeDeployment(l.ID)
@@ -123,6 +131,7 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	}
 	f.log.Info("deployment started", "deployment", d.ID, "apps", affected, "steps", len(d.Steps))
 	f.changed()
+	f.publishView()
 	f.wake()
 	return marathon.DeploymentResult{DeploymentID: d.ID, Version: ver}, nil
 }
@@ -189,6 +198,7 @@ func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOp
 		in.Wipe = opts.Wipe
 		f.kill(ctx, in, now)
 	}
+	f.publishView()
 	f.mu.Unlock()
 	f.flush(ctx)
 	return tasks, res, nil
@@ -215,6 +225,7 @@ func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool)
 		f.removeDeployment(id)
 		f.publishFailed(d, now)
 		f.changed()
+		f.publishView()
 		f.wake()
 		return nil, nil
 	}
@@ -237,16 +248,19 @@ func (f *Framework) ResetDelay(appID string) bool {
 	}
 	rt.delay, rt.delayUntil = 0, time.Time{}
 	f.changed()
+	f.publishView()
 	f.wake()
 	return true
 }
 
-// Versions implements api.Backend.
+// Versions implements api.Backend, from memory.
 func (f *Framework) Versions(ctx context.Context, appID string) ([]string, error) {
 	if !f.known(appID) {
 		return nil, marathon.AppNotFound(appID)
 	}
-	return f.rec.appVersions(ctx, appID)
+	vs := slices.Clone((*f.versions.Load())[appID])
+	slices.Reverse(vs)
+	return vs, nil
 }
 
 // Version implements api.Backend.
@@ -257,10 +271,9 @@ func (f *Framework) Version(ctx context.Context, appID, version string) (maratho
 	return f.rec.appVersion(ctx, appID, version)
 }
 
+// known reports whether the app exists in the published view.
 func (f *Framework) known(appID string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.root.Apps[appID]
+	_, ok := f.View().Root.Apps[appID]
 	return ok
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corral/marathon"
@@ -56,6 +57,9 @@ type Config struct {
 	// MaxInstancesPerOffer caps launches from one offer
 	// (--max_instances_per_offer, 100 in recent Marathon).
 	MaxInstancesPerOffer int
+	// MaxVersions is how many versions of an app are kept, the newest
+	// (--max_versions, 50).
+	MaxVersions int
 }
 
 // DefaultConfig returns Marathon's defaults.
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		Tick:                 200 * time.Millisecond,
 		BridgeNetwork:        "mesos-bridge",
 		MaxInstancesPerOffer: 100,
+		MaxVersions:          50,
 	}
 }
 
@@ -90,6 +95,8 @@ func (c Config) Validate() error {
 		return errors.New("invalid bridge network name: empty")
 	case c.MaxInstancesPerOffer < 1:
 		return fmt.Errorf("invalid max instances per offer %d, must be >= 1", c.MaxInstancesPerOffer)
+	case c.MaxVersions < 1:
+		return fmt.Errorf("invalid max versions %d, must be >= 1", c.MaxVersions)
 	}
 	return c.ServicePorts.Validate()
 }
@@ -125,9 +132,17 @@ type Framework struct {
 	reconcileAt      time.Time
 	reconcileBackoff time.Duration
 	subscribed       bool
-	view             *model.View // cached; nil when stale
+	stale            bool                // view is older than the state
 	rnd              *rand.Rand
 	calls            []mesos.Call // made under mu, sent after it is released
+
+	// view is the last view published; readers load it without a lock.
+	view atomic.Pointer[model.View]
+	// versions lists the stored versions per app, oldest first; replaced,
+	// never changed in place, by the holder of mu.
+	versions atomic.Pointer[map[string][]string]
+	// frameworkID is meta.FrameworkID, for readers.
+	frameworkID atomic.Pointer[string]
 }
 
 // appRuntime is what the framework remembers of an app besides its
@@ -148,7 +163,7 @@ func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Log
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Framework{
+	f := &Framework{
 		cfg:       cfg,
 		log:       log.With("component", "marathon"),
 		mesos:     m,
@@ -160,7 +175,11 @@ func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Log
 		byApp:     map[string]map[string]*instance{},
 		apps:      map[string]*appRuntime{},
 		rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x636f7272616c)),
-	}, nil
+	}
+	f.view.Store(&model.View{Root: model.Root{}.Clone(), Apps: map[string]*model.AppStatus{}})
+	f.versions.Store(&map[string][]string{})
+	f.frameworkID.Store(new(string))
+	return f, nil
 }
 
 // Load reads the framework's state from etcd. Run calls it; the API may
@@ -170,9 +189,15 @@ func (f *Framework) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading marathon state: %w", err)
 	}
+	versions, err := f.rec.loadVersions(ctx, l.root)
+	if err != nil {
+		return fmt.Errorf("loading marathon app versions: %w", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.meta, f.root, f.deployments = l.meta, l.root, l.deployments
+	f.versions.Store(&versions)
+	f.frameworkID.Store(&l.meta.FrameworkID)
 	f.instances, f.byApp = map[string]*instance{}, map[string]map[string]*instance{}
 	for _, in := range l.instances {
 		f.addInstance(in)
@@ -181,7 +206,8 @@ func (f *Framework) Load(ctx context.Context) error {
 		f.seq = max(f.seq, d.Seq)
 	}
 	f.ready = true
-	f.view = nil
+	f.changed()
+	f.publishView()
 	return nil
 }
 
@@ -296,6 +322,7 @@ func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 		return nil
 	}
 	f.meta.FrameworkID = id
+	f.frameworkID.Store(&id)
 	if err := f.rec.meta.Put(ctx, "marathon", f.meta); err != nil {
 		return fmt.Errorf("storing the framework ID: %w", err)
 	}
@@ -379,7 +406,16 @@ func (f *Framework) removeInstance(in *instance) {
 }
 
 // changed marks the view stale. Callers hold mu.
-func (f *Framework) changed() { f.view = nil }
+func (f *Framework) changed() { f.stale = true }
+
+// publishView publishes a view of the state if the last one is stale.
+// Callers hold mu.
+func (f *Framework) publishView() {
+	if f.stale {
+		f.view.Store(f.buildView())
+		f.stale = false
+	}
+}
 
 // runtime returns the runtime record of an app, creating it. Callers hold mu.
 func (f *Framework) runtime(appID string) *appRuntime {
@@ -400,8 +436,4 @@ func (f *Framework) publish(e marathon.Event) {
 
 // FrameworkID returns the framework's Mesos ID, empty before the first
 // subscription.
-func (f *Framework) FrameworkID() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.meta.FrameworkID
-}
+func (f *Framework) FrameworkID() string { return *f.frameworkID.Load() }

@@ -73,7 +73,7 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 			declines = append(declines, o.ID)
 		}
 	}
-	if err := b.commit(ctx); err != nil {
+	if err := b.commitInBatches(ctx); err != nil {
 		// Nothing launches that is not stored: a new leader must know it.
 		f.log.Warn("storing instances failed, declining offers", "err", err)
 		for _, in := range launched {
