@@ -110,7 +110,7 @@ func TestLeaseLostInTheMiddleOfALargeChange(t *testing.T) {
 	fw := newFramework(t, store, framework.DefaultConfig())
 
 	const n, size = 150, 2 << 10 // about 600 KB with the versions
-	proxy.AfterBytes(250<<10, func() {
+	proxy.AfterBytes(400<<10, func() {
 		// The lease expires: the election key goes, another leader's comes.
 		if _, err := e.Client.Delete(context.Background(), "/corral/test-leader/a"); err != nil {
 			t.Error(err)
