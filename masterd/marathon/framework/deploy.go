@@ -19,6 +19,8 @@ var errNotReady = &marathon.Error{Status: http.StatusServiceUnavailable, Message
 // Deploy implements api.Backend: it applies change to the root and starts
 // the deployment of the difference.
 func (f *Framework) Deploy(ctx context.Context, change func(*model.Root) error, opts api.DeployOptions) (marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.ready {
@@ -32,7 +34,8 @@ func (f *Framework) Deploy(ctx context.Context, change func(*model.Root) error, 
 }
 
 // deploy starts the deployment from the current root to target. Callers
-// hold mu.
+// hold changeMu and mu; mu is released while etcd writes the change, and
+// nothing of it shows before it is stored.
 func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.DeployOptions) (marathon.DeploymentResult, error) {
 	now := f.now()
 	ver := f.nextVersion(now)
@@ -84,7 +87,10 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	for _, l := range locking {
 		b.del(f.rec.deployments.DeleteOp(l.ID))
 	}
-	if err := b.commit(ctx); err != nil {
+	f.mu.Unlock()
+	err := b.commit(ctx)
+	f.mu.Lock()
+	if err != nil {
 		return marathon.DeploymentResult{}, err
 	}
 	before := f.root
@@ -159,6 +165,8 @@ func (f *Framework) nextVersion(now time.Time) string {
 
 // KillTasks implements api.Backend.
 func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOptions) ([]marathon.Task, *marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	if !f.ready {
 		f.mu.Unlock()
@@ -206,6 +214,8 @@ func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOp
 
 // CancelDeployment implements api.Backend.
 func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool) (*marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var d *deployment

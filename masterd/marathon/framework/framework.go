@@ -114,7 +114,12 @@ type Framework struct {
 	kick chan struct{}  // wakes the loop; capacity 1
 	wg   sync.WaitGroup // readiness checks; Run waits for them
 
-	sendMu sync.Mutex // held while sending queued calls, so they leave in order; taken before mu
+	// changeMu is held by whoever changes the state (the scheduler loop,
+	// the API's writers) for the whole change, etcd I/O included, so that
+	// a change prepared under mu can be written with mu released and
+	// applied after. Taken before sendMu and mu.
+	changeMu sync.Mutex
+	sendMu   sync.Mutex // held while sending queued calls, so they leave in order; taken before mu
 
 	mu          sync.Mutex // guards everything below
 	ready       bool       // loaded from etcd
@@ -275,20 +280,30 @@ func (f *Framework) session(ctx context.Context) error {
 			if !ok {
 				return errors.New("the master closed the event stream")
 			}
-			if err := f.handle(ctx, ev); err != nil {
+			f.changeMu.Lock()
+			err := f.handle(ctx, ev)
+			f.changeMu.Unlock()
+			if err != nil {
 				return err
 			}
 		case <-tick.C:
-			f.step(ctx)
+			f.locked(func() { f.step(ctx) })
 		case <-f.kick:
-			f.step(ctx)
+			f.locked(func() { f.step(ctx) })
 		case <-reconcile.C:
-			f.reconcile(ctx, false)
+			f.locked(func() { f.reconcile(ctx, false) })
 		}
 	}
 }
 
-// handle processes one event from the master.
+// locked runs fn holding changeMu.
+func (f *Framework) locked(fn func()) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
+	fn()
+}
+
+// handle processes one event from the master. Callers hold changeMu.
 func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
 	switch ev.Type {
 	case mesos.EventTypeSubscribed:

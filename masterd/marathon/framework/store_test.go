@@ -308,7 +308,11 @@ func TestReadsDoNotWaitForASlowEtcd(t *testing.T) {
 	if writes < 2 {
 		t.Fatalf("only %d changes were made during the reads", writes)
 	}
-	if p99 > 10*time.Millisecond {
-		t.Fatalf("GET /v2/apps p99 = %v with a slow etcd, want < 10ms", p99)
+	bound := 10 * time.Millisecond
+	if raceEnabled {
+		bound = 100 * time.Millisecond // still well under one etcd call
+	}
+	if p99 > bound {
+		t.Fatalf("GET /v2/apps p99 = %v with a slow etcd, want < %v", p99, bound)
 	}
 }
