@@ -137,7 +137,7 @@ type Framework struct {
 	reconcileAt      time.Time
 	reconcileBackoff time.Duration
 	subscribed       bool
-	stale            bool                // view is older than the state
+	stale            bool // view is older than the state
 	rnd              *rand.Rand
 	calls            []mesos.Call // made under mu, sent after it is released
 
