@@ -229,7 +229,10 @@ func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool)
 	}
 	now := f.now()
 	if force {
-		if err := f.rec.deployments.Delete(ctx, id); err != nil {
+		f.mu.Unlock()
+		err := f.rec.deployments.Delete(ctx, id)
+		f.mu.Lock()
+		if err != nil {
 			return nil, err
 		}
 		f.removeDeployment(id)

@@ -23,6 +23,8 @@ import (
 	"corral/masterd/marathon/model"
 	"corral/masterd/state"
 	"corral/mesos"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Mesos is the master as a framework sees it; *master.Master satisfies it.
@@ -139,7 +141,8 @@ type Framework struct {
 	subscribed       bool
 	stale            bool // view is older than the state
 	rnd              *rand.Rand
-	calls            []mesos.Call // made under mu, sent after it is released
+	calls            []mesos.Call  // made under mu, sent after it is released
+	writes           []clientv3.Op // records changed under mu, written after it is released
 
 	// view is the last view published; readers load it without a lock.
 	view atomic.Pointer[model.View]
@@ -323,6 +326,7 @@ func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
 	return nil
 }
 
+// subscribedAs records the subscription. Callers hold changeMu.
 func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -338,7 +342,11 @@ func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 	}
 	f.meta.FrameworkID = id
 	f.frameworkID.Store(&id)
-	if err := f.rec.meta.Put(ctx, "marathon", f.meta); err != nil {
+	meta := f.meta
+	f.mu.Unlock()
+	err := f.rec.meta.Put(ctx, "marathon", meta)
+	f.mu.Lock()
+	if err != nil {
 		return fmt.Errorf("storing the framework ID: %w", err)
 	}
 	f.log.Info("subscribed", "framework", id)
@@ -371,17 +379,48 @@ func (f *Framework) call(ctx context.Context, c mesos.Call) {
 	}
 }
 
-// flush sends the calls made under mu. Callers hold no lock.
+// flush writes the records changed under mu, then sends the calls made
+// under it: a task is stored before it launches, a status before it is
+// acknowledged. Callers hold changeMu, and not mu: etcd is not waited for
+// under it.
 func (f *Framework) flush(ctx context.Context) {
 	f.sendMu.Lock()
 	defer f.sendMu.Unlock()
 	f.mu.Lock()
-	calls := f.calls
-	f.calls = nil
+	calls, writes := f.calls, f.writes
+	f.calls, f.writes = nil, nil
 	f.mu.Unlock()
+	if err := f.rec.store.ApplyInBatches(ctx, lastPerKey(writes)...); err != nil {
+		f.log.Warn("storing instances and deployments failed", "records", len(writes), "err", err)
+	}
 	for _, c := range calls {
 		f.call(ctx, c)
 	}
+}
+
+// queueWrite adds a record to write after mu is released. Callers hold mu.
+func (f *Framework) queueWrite(op clientv3.Op, err error) {
+	if err != nil {
+		f.log.Warn("encoding a record failed", "err", err)
+		return
+	}
+	f.writes = append(f.writes, op)
+}
+
+// lastPerKey keeps the last of the ops on each key, in order: etcd
+// refuses a transaction that names a key twice.
+func lastPerKey(ops []clientv3.Op) []clientv3.Op {
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[string(op.KeyBytes())] = i
+	}
+	out := ops[:0:0]
+	for i, op := range ops {
+		if last[string(op.KeyBytes())] == i {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // queueCall adds a call to send after mu is released. Callers hold mu.
