@@ -212,6 +212,29 @@ func TestChangesTooLargeToStoreAreRefused(t *testing.T) {
 	}
 }
 
+// TestLargeAppsWithTheEmbeddedEtcd: with the embedded etcd's raised
+// limits an app of 1 MB is stored (etcd's default limit refused it with a
+// 500) and one of 5 MB, stored twice with its version, is refused with a
+// 413 before anything is written.
+func TestLargeAppsWithTheEmbeddedEtcd(t *testing.T) {
+	e, _ := statetest.Start(t)
+	fw := newFramework(t, e.Store(), framework.DefaultConfig())
+	srv := serve(t, fw)
+	if code, body := do(t, http.MethodPost, srv.URL+"/v2/apps", body("/huge", 5<<20)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("POST /v2/apps of 5 MB = %d %.200s, want 413", code, body)
+	}
+	if n := keys(t, e.Client, "/corral/marathon-"); n != 0 {
+		t.Fatalf("%d keys after a refused change, want none", n)
+	}
+	if code, body := do(t, http.MethodPost, srv.URL+"/v2/apps", body("/large", 1<<20)); code != http.StatusCreated {
+		t.Fatalf("POST /v2/apps of 1 MB = %d %.200s, want 201", code, body)
+	}
+	next := newFramework(t, e.Store(), framework.DefaultConfig())
+	if a, ok := next.View().Root.Apps["/large"]; !ok || len(a.Cmd) < 1<<20 {
+		t.Fatal("the 1 MB app is not stored")
+	}
+}
+
 // TestAppVersionsBounded: an app keeps its newest MaxVersions versions,
 // in memory and in etcd, across a new leader's load.
 func TestAppVersionsBounded(t *testing.T) {
