@@ -42,6 +42,9 @@ func run() error {
 		endpoints     = flag.String("etcd-endpoints", "", "comma-separated client URLs of an external etcd cluster; empty embeds a single-node etcd")
 		etcdClient    = flag.String("etcd-listen-client", "http://127.0.0.1:2379", "client URL of the embedded etcd")
 		etcdPeer      = flag.String("etcd-listen-peer", "http://127.0.0.1:2380", "peer URL of the embedded etcd")
+		etcdMaxOps    = flag.Int("etcd-max-txn-ops", 0, fmt.Sprintf("operations in one etcd transaction, which bounds one API change (embedded etcd: started with it; external: must accept it); 0: %d embedded, %d external", state.EmbeddedMaxTxnOps, state.EtcdMaxTxnOps))
+		etcdMaxBytes  = flag.Int("etcd-max-request-bytes", 0, fmt.Sprintf("bytes of one etcd request, which bounds one API change (as --etcd-max-txn-ops); 0: %d embedded, %d external", state.EmbeddedMaxRequestBytes, state.EtcdMaxRequestBytes))
+		etcdTimeout   = flag.Duration("etcd-request-timeout", state.DefaultRequestTimeout, "deadline of every etcd read and write")
 		hostname      = flag.String("hostname", host, "hostname the master advertises (redirects and leader_info name it)")
 		advertiseIP   = flag.String("advertise-ip", "", "IP the master advertises in its PID (default: derived from --listen or --hostname)")
 		electionTTL   = flag.Duration("election-ttl", 10*time.Second, "leader session TTL: a dead leader is replaced within it")
@@ -62,6 +65,7 @@ func run() error {
 	flag.DurationVar(&fc.TaskLaunchTimeout, "task-launch-timeout", fc.TaskLaunchTimeout, "a task staged longer than this is killed and replaced")
 	flag.DurationVar(&fc.ReconcileInterval, "reconciliation-interval", fc.ReconcileInterval, "time between reconciliations of all tasks")
 	flag.StringVar(&fc.BridgeNetwork, "mesos-bridge-name", fc.BridgeNetwork, "network name agents use for container/bridge")
+	flag.IntVar(&fc.MaxVersions, "max-versions", fc.MaxVersions, "versions kept per app, the newest (Marathon's --max_versions)")
 	flag.DurationVar(&ec.Keepalive, "event-stream-keepalive", ec.Keepalive, "idle time after which /v2/events sends a keepalive")
 	flag.DurationVar(&mc.AllocationInterval, "allocation-interval", mc.AllocationInterval, "time between batch allocations")
 	flag.DurationVar(&mc.AgentPingTimeout, "agent-ping-timeout", mc.AgentPingTimeout, "agent heartbeat interval; silence for this times --max-agent-ping-timeouts makes an agent unreachable")
@@ -90,6 +94,7 @@ func run() error {
 
 	sc := state.DefaultConfig(*workDir)
 	sc.ClientURL, sc.PeerURL = *etcdClient, *etcdPeer
+	sc.MaxTxnOps, sc.MaxRequestBytes, sc.RequestTimeout = *etcdMaxOps, *etcdMaxBytes, *etcdTimeout
 	if *endpoints != "" {
 		sc.Endpoints = strings.Split(*endpoints, ",")
 	}

@@ -200,7 +200,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.elector = elector
 	s.mu.Unlock()
-	store := state.NewStore(etcd.Client)
+	store := etcd.Store()
 
 	runDone := make(chan struct{})
 	go func() {

@@ -38,6 +38,45 @@ type Config struct {
 	CompactionRetention time.Duration
 	// DialTimeout bounds the first connection to etcd.
 	DialTimeout time.Duration
+	// MaxTxnOps and MaxRequestBytes are what one transaction may hold:
+	// the embedded etcd is started with them, an external one must
+	// accept them (its --max-txn-ops and --max-request-bytes). Zero
+	// takes the default of the mode: raised limits for the embedded
+	// etcd, etcd's own defaults for an external one. One API change is
+	// one transaction, so these bound the largest change masterd stores.
+	MaxTxnOps       int
+	MaxRequestBytes int
+	// RequestTimeout bounds every read and write of the store.
+	RequestTimeout time.Duration
+}
+
+// The embedded etcd takes changes of a few thousand apps, or of apps of a
+// few MiB, in one transaction; etcd's defaults (128 operations, 1.5 MiB)
+// are what an external etcd is assumed to accept.
+const (
+	EmbeddedMaxTxnOps       = 4096
+	EmbeddedMaxRequestBytes = 8 << 20
+	EtcdMaxTxnOps           = 128
+	EtcdMaxRequestBytes     = 3 << 19 // 1.5 MiB
+)
+
+// limits returns the transaction limits, defaults filled in.
+func (c Config) limits() Limits {
+	l := Limits{MaxTxnOps: c.MaxTxnOps, MaxRequestBytes: c.MaxRequestBytes}
+	embedded := len(c.Endpoints) == 0
+	switch {
+	case l.MaxTxnOps == 0 && embedded:
+		l.MaxTxnOps = EmbeddedMaxTxnOps
+	case l.MaxTxnOps == 0:
+		l.MaxTxnOps = EtcdMaxTxnOps
+	}
+	switch {
+	case l.MaxRequestBytes == 0 && embedded:
+		l.MaxRequestBytes = EmbeddedMaxRequestBytes
+	case l.MaxRequestBytes == 0:
+		l.MaxRequestBytes = EtcdMaxRequestBytes
+	}
+	return l
 }
 
 // DefaultConfig returns the embedded single-node defaults under dir.
@@ -49,6 +88,7 @@ func DefaultConfig(dir string) Config {
 		Name:                "corral",
 		CompactionRetention: time.Hour,
 		DialTimeout:         5 * time.Second,
+		RequestTimeout:      DefaultRequestTimeout,
 	}
 }
 
@@ -72,15 +112,40 @@ func (c Config) Validate() error {
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("invalid etcd dial timeout %v, must be > 0", c.DialTimeout)
 	}
+	if c.RequestTimeout < 0 {
+		return fmt.Errorf("invalid --etcd-request-timeout %v, must be > 0", c.RequestTimeout)
+	}
+	if c.MaxTxnOps < 0 || c.MaxTxnOps > 1<<20 {
+		return fmt.Errorf("invalid --etcd-max-txn-ops %d, must be in [1, %d] (0: default)", c.MaxTxnOps, 1<<20)
+	}
+	if c.MaxRequestBytes < 0 || c.MaxRequestBytes > 1<<30 {
+		return fmt.Errorf("invalid --etcd-max-request-bytes %d, must be in [1, %d] (0: default)", c.MaxRequestBytes, 1<<30)
+	}
+	if l := c.limits(); l.MaxTxnOps < 8 || l.MaxRequestBytes < 64<<10 {
+		return fmt.Errorf("invalid etcd limits %d operations, %d bytes: must be at least 8 and 64 KiB", l.MaxTxnOps, l.MaxRequestBytes)
+	}
 	return nil
 }
 
 // Etcd is a connection to the state store, and the embedded server when
 // there is one.
 type Etcd struct {
-	Client *clientv3.Client
-	server *embed.Etcd
-	once   sync.Once // Close may be called more than once; embed's Close may not
+	Client  *clientv3.Client
+	server  *embed.Etcd
+	limits  Limits
+	timeout time.Duration
+	once    sync.Once // Close may be called more than once; embed's Close may not
+}
+
+// Store returns an unfenced store on the connection, with its limits and
+// request timeout.
+func (e *Etcd) Store() *Store {
+	s := NewStore(e.Client)
+	s.limits = e.limits
+	if e.timeout > 0 {
+		s.timeout = e.timeout
+	}
+	return s
 }
 
 // Open starts the embedded etcd (unless Endpoints are given) and connects.
@@ -88,7 +153,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Etcd{}
+	e := &Etcd{limits: cfg.limits(), timeout: cfg.RequestTimeout}
 	endpoints := cfg.Endpoints
 	if len(endpoints) == 0 {
 		srv, err := startEmbedded(cfg)
@@ -104,6 +169,8 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		DialTimeout: cfg.DialTimeout,
 		Context:     ctx,
 		Logger:      zap.NewNop(), // masterd reports the errors that matter through slog
+		// gRPC's own limit (2 MiB) would refuse what etcd accepts.
+		MaxCallSendMsgSize: e.limits.MaxRequestBytes + grpcOverhead,
 	})
 	if err != nil {
 		e.Close()
@@ -143,6 +210,8 @@ func startEmbedded(cfg Config) (*embed.Etcd, error) {
 	ec.ListenClientUrls, ec.AdvertiseClientUrls = []url.URL{*cu}, []url.URL{*cu}
 	ec.ListenPeerUrls, ec.AdvertisePeerUrls = []url.URL{*pu}, []url.URL{*pu}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	l := cfg.limits()
+	ec.MaxTxnOps, ec.MaxRequestBytes = uint(l.MaxTxnOps), uint(l.MaxRequestBytes)
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = cfg.CompactionRetention.String()
 	ec.LogLevel = "error"

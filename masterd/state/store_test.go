@@ -88,3 +88,33 @@ func TestOpenUnreachableEtcdSaysSo(t *testing.T) {
 		t.Fatalf("Open error = %q, want it to contain %q and name --etcd-endpoints", err, want)
 	}
 }
+
+// TestApplyWithinLimits: a transaction beyond the store's limits is refused
+// before anything is written; ApplyInBatches splits what may be split.
+func TestApplyWithinLimits(t *testing.T) {
+	e, _ := statetest.Start(t)
+	ctx := context.Background()
+	s := state.NewStore(e.Client).WithLimits(state.Limits{MaxTxnOps: 8, MaxRequestBytes: 64 << 10})
+	agents := s.Agents()
+	var ops []clientv3.Op
+	for i := range 10 {
+		op, err := agents.PutOp(fmt.Sprintf("a%d", i), state.Agent{Info: mesos.AgentInfo{Hostname: strings.Repeat("h", 1000)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	var tl *state.TooLargeError
+	if err := s.Apply(ctx, ops...); !errors.As(err, &tl) {
+		t.Fatalf("Apply(10 ops) with a limit of 8 = %v, want a TooLargeError", err)
+	}
+	if all, _ := agents.List(ctx); len(all) != 0 {
+		t.Fatalf("%d records written by a refused transaction", len(all))
+	}
+	if err := s.ApplyInBatches(ctx, ops...); err != nil {
+		t.Fatalf("ApplyInBatches(10 ops) = %v", err)
+	}
+	if all, _ := agents.List(ctx); len(all) != 10 {
+		t.Fatalf("ApplyInBatches wrote %d of 10 records", len(all))
+	}
+}

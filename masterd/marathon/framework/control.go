@@ -101,9 +101,7 @@ func (f *Framework) kill(ctx context.Context, in *instance, now time.Time) {
 	}
 	f.queueCall(mesos.Call{Type: mesos.CallKill, Kill: args})
 	if first {
-		if err := f.rec.instances.Put(ctx, in.TaskID, *in); err != nil {
-			f.log.Warn("storing instance failed", "task", in.TaskID, "err", err)
-		}
+		f.queueWrite(f.rec.instances.PutOp(in.TaskID, *in))
 		f.changed()
 	}
 }
@@ -319,19 +317,14 @@ func (f *Framework) advance(ctx context.Context, now time.Time) {
 			}
 		}
 		if d.Current >= len(d.Steps) {
-			if err := f.rec.deployments.Delete(ctx, d.ID); err != nil {
-				f.log.Warn("forgetting deployment failed", "deployment", d.ID, "err", err)
-				continue
-			}
+			f.queueWrite(f.rec.deployments.DeleteOp(d.ID), nil)
 			f.removeDeployment(d.ID)
 			p := d.plan(f.root)
 			f.publish(marathon.DeploymentEvent{ID: d.ID, Plan: &p, EventMeta: marathon.Meta(marathon.EventDeploymentSuccess, now)})
 			f.log.Info("deployment finished", "deployment", d.ID)
 			moved = true
 		} else if moved {
-			if err := f.rec.deployments.Put(ctx, d.ID, *d); err != nil {
-				f.log.Warn("storing deployment failed", "deployment", d.ID, "err", err)
-			}
+			f.queueWrite(f.rec.deployments.PutOp(d.ID, *d))
 		}
 		if moved {
 			f.changed()

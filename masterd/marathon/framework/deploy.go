@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"time"
@@ -18,6 +19,8 @@ var errNotReady = &marathon.Error{Status: http.StatusServiceUnavailable, Message
 // Deploy implements api.Backend: it applies change to the root and starts
 // the deployment of the difference.
 func (f *Framework) Deploy(ctx context.Context, change func(*model.Root) error, opts api.DeployOptions) (marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.ready {
@@ -31,7 +34,8 @@ func (f *Framework) Deploy(ctx context.Context, change func(*model.Root) error, 
 }
 
 // deploy starts the deployment from the current root to target. Callers
-// hold mu.
+// hold changeMu and mu; mu is released while etcd writes the change, and
+// nothing of it shows before it is stored.
 func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.DeployOptions) (marathon.DeploymentResult, error) {
 	now := f.now()
 	ver := f.nextVersion(now)
@@ -77,21 +81,31 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 		}
 	}
 	b := batch{r: f.rec}
-	b.saveRoot(f.root, target, f.meta)
-	for id := range f.root.Apps {
-		if _, ok := target.Apps[id]; !ok {
-			b.del(f.rec.versions.DeletePrefixOp(marathon.SafeID(id) + "@"))
-		}
-	}
+	versions := *f.versions.Load()
+	lists := b.saveRoot(f.root, target, f.meta, versions, f.cfg.MaxVersions)
 	b.put(f.rec.deployments.PutOp(d.ID, *d))
 	for _, l := range locking {
 		b.del(f.rec.deployments.DeleteOp(l.ID))
 	}
-	if err := b.commit(ctx); err != nil {
+	f.mu.Unlock()
+	err := b.commit(ctx)
+	f.mu.Lock()
+	if err != nil {
 		return marathon.DeploymentResult{}, err
 	}
 	before := f.root
 	f.root = target
+	if len(lists) > 0 {
+		vs := maps.Clone(versions)
+		for id, l := range lists {
+			if l == nil {
+				delete(vs, id)
+			} else {
+				vs[id] = l
+			}
+		}
+		f.versions.Store(&vs)
+	}
 	f.deployments = append(f.deployments, d)
 	for _, l := range locking {
 		f.removeDeployment(l.ID)
@@ -123,6 +137,7 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	}
 	f.log.Info("deployment started", "deployment", d.ID, "apps", affected, "steps", len(d.Steps))
 	f.changed()
+	f.publishView()
 	f.wake()
 	return marathon.DeploymentResult{DeploymentID: d.ID, Version: ver}, nil
 }
@@ -150,6 +165,8 @@ func (f *Framework) nextVersion(now time.Time) string {
 
 // KillTasks implements api.Backend.
 func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOptions) ([]marathon.Task, *marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	if !f.ready {
 		f.mu.Unlock()
@@ -189,6 +206,7 @@ func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOp
 		in.Wipe = opts.Wipe
 		f.kill(ctx, in, now)
 	}
+	f.publishView()
 	f.mu.Unlock()
 	f.flush(ctx)
 	return tasks, res, nil
@@ -196,6 +214,8 @@ func (f *Framework) KillTasks(ctx context.Context, ids []string, opts api.KillOp
 
 // CancelDeployment implements api.Backend.
 func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool) (*marathon.DeploymentResult, error) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var d *deployment
@@ -209,12 +229,16 @@ func (f *Framework) CancelDeployment(ctx context.Context, id string, force bool)
 	}
 	now := f.now()
 	if force {
-		if err := f.rec.deployments.Delete(ctx, id); err != nil {
+		f.mu.Unlock()
+		err := f.rec.deployments.Delete(ctx, id)
+		f.mu.Lock()
+		if err != nil {
 			return nil, err
 		}
 		f.removeDeployment(id)
 		f.publishFailed(d, now)
 		f.changed()
+		f.publishView()
 		f.wake()
 		return nil, nil
 	}
@@ -237,16 +261,19 @@ func (f *Framework) ResetDelay(appID string) bool {
 	}
 	rt.delay, rt.delayUntil = 0, time.Time{}
 	f.changed()
+	f.publishView()
 	f.wake()
 	return true
 }
 
-// Versions implements api.Backend.
+// Versions implements api.Backend, from memory.
 func (f *Framework) Versions(ctx context.Context, appID string) ([]string, error) {
 	if !f.known(appID) {
 		return nil, marathon.AppNotFound(appID)
 	}
-	return f.rec.appVersions(ctx, appID)
+	vs := slices.Clone((*f.versions.Load())[appID])
+	slices.Reverse(vs)
+	return vs, nil
 }
 
 // Version implements api.Backend.
@@ -257,10 +284,9 @@ func (f *Framework) Version(ctx context.Context, appID, version string) (maratho
 	return f.rec.appVersion(ctx, appID, version)
 }
 
+// known reports whether the app exists in the published view.
 func (f *Framework) known(appID string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	_, ok := f.root.Apps[appID]
+	_, ok := f.View().Root.Apps[appID]
 	return ok
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"corral/marathon"
@@ -22,6 +23,8 @@ import (
 	"corral/masterd/marathon/model"
 	"corral/masterd/state"
 	"corral/mesos"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // Mesos is the master as a framework sees it; *master.Master satisfies it.
@@ -56,6 +59,9 @@ type Config struct {
 	// MaxInstancesPerOffer caps launches from one offer
 	// (--max_instances_per_offer, 100 in recent Marathon).
 	MaxInstancesPerOffer int
+	// MaxVersions is how many versions of an app are kept, the newest
+	// (--max_versions, 50).
+	MaxVersions int
 }
 
 // DefaultConfig returns Marathon's defaults.
@@ -70,6 +76,7 @@ func DefaultConfig() Config {
 		Tick:                 200 * time.Millisecond,
 		BridgeNetwork:        "mesos-bridge",
 		MaxInstancesPerOffer: 100,
+		MaxVersions:          50,
 	}
 }
 
@@ -90,6 +97,8 @@ func (c Config) Validate() error {
 		return errors.New("invalid bridge network name: empty")
 	case c.MaxInstancesPerOffer < 1:
 		return fmt.Errorf("invalid max instances per offer %d, must be >= 1", c.MaxInstancesPerOffer)
+	case c.MaxVersions < 1:
+		return fmt.Errorf("invalid max versions %d, must be >= 1", c.MaxVersions)
 	}
 	return c.ServicePorts.Validate()
 }
@@ -107,7 +116,12 @@ type Framework struct {
 	kick chan struct{}  // wakes the loop; capacity 1
 	wg   sync.WaitGroup // readiness checks; Run waits for them
 
-	sendMu sync.Mutex // held while sending queued calls, so they leave in order; taken before mu
+	// changeMu is held by whoever changes the state (the scheduler loop,
+	// the API's writers) for the whole change, etcd I/O included, so that
+	// a change prepared under mu can be written with mu released and
+	// applied after. Taken before sendMu and mu.
+	changeMu sync.Mutex
+	sendMu   sync.Mutex // held while sending queued calls, so they leave in order; taken before mu
 
 	mu          sync.Mutex // guards everything below
 	ready       bool       // loaded from etcd
@@ -125,9 +139,18 @@ type Framework struct {
 	reconcileAt      time.Time
 	reconcileBackoff time.Duration
 	subscribed       bool
-	view             *model.View // cached; nil when stale
+	stale            bool // view is older than the state
 	rnd              *rand.Rand
-	calls            []mesos.Call // made under mu, sent after it is released
+	calls            []mesos.Call  // made under mu, sent after it is released
+	writes           []clientv3.Op // records changed under mu, written after it is released
+
+	// view is the last view published; readers load it without a lock.
+	view atomic.Pointer[model.View]
+	// versions lists the stored versions per app, oldest first; replaced,
+	// never changed in place, by the holder of mu.
+	versions atomic.Pointer[map[string][]string]
+	// frameworkID is meta.FrameworkID, for readers.
+	frameworkID atomic.Pointer[string]
 }
 
 // appRuntime is what the framework remembers of an app besides its
@@ -148,7 +171,7 @@ func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Log
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Framework{
+	f := &Framework{
 		cfg:       cfg,
 		log:       log.With("component", "marathon"),
 		mesos:     m,
@@ -160,7 +183,11 @@ func New(cfg Config, store *state.Store, m Mesos, bus *events.Bus, log *slog.Log
 		byApp:     map[string]map[string]*instance{},
 		apps:      map[string]*appRuntime{},
 		rnd:       rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x636f7272616c)),
-	}, nil
+	}
+	f.view.Store(&model.View{Root: model.Root{}.Clone(), Apps: map[string]*model.AppStatus{}})
+	f.versions.Store(&map[string][]string{})
+	f.frameworkID.Store(new(string))
+	return f, nil
 }
 
 // Load reads the framework's state from etcd. Run calls it; the API may
@@ -170,9 +197,15 @@ func (f *Framework) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading marathon state: %w", err)
 	}
+	versions, err := f.rec.loadVersions(ctx, l.root)
+	if err != nil {
+		return fmt.Errorf("loading marathon app versions: %w", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.meta, f.root, f.deployments = l.meta, l.root, l.deployments
+	f.versions.Store(&versions)
+	f.frameworkID.Store(&l.meta.FrameworkID)
 	f.instances, f.byApp = map[string]*instance{}, map[string]map[string]*instance{}
 	for _, in := range l.instances {
 		f.addInstance(in)
@@ -181,7 +214,8 @@ func (f *Framework) Load(ctx context.Context) error {
 		f.seq = max(f.seq, d.Seq)
 	}
 	f.ready = true
-	f.view = nil
+	f.changed()
+	f.publishView()
 	return nil
 }
 
@@ -249,20 +283,30 @@ func (f *Framework) session(ctx context.Context) error {
 			if !ok {
 				return errors.New("the master closed the event stream")
 			}
-			if err := f.handle(ctx, ev); err != nil {
+			f.changeMu.Lock()
+			err := f.handle(ctx, ev)
+			f.changeMu.Unlock()
+			if err != nil {
 				return err
 			}
 		case <-tick.C:
-			f.step(ctx)
+			f.locked(func() { f.step(ctx) })
 		case <-f.kick:
-			f.step(ctx)
+			f.locked(func() { f.step(ctx) })
 		case <-reconcile.C:
-			f.reconcile(ctx, false)
+			f.locked(func() { f.reconcile(ctx, false) })
 		}
 	}
 }
 
-// handle processes one event from the master.
+// locked runs fn holding changeMu.
+func (f *Framework) locked(fn func()) {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
+	fn()
+}
+
+// handle processes one event from the master. Callers hold changeMu.
 func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
 	switch ev.Type {
 	case mesos.EventTypeSubscribed:
@@ -282,6 +326,7 @@ func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
 	return nil
 }
 
+// subscribedAs records the subscription. Callers hold changeMu.
 func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -296,7 +341,12 @@ func (f *Framework) subscribedAs(ctx context.Context, id string) error {
 		return nil
 	}
 	f.meta.FrameworkID = id
-	if err := f.rec.meta.Put(ctx, "marathon", f.meta); err != nil {
+	f.frameworkID.Store(&id)
+	meta := f.meta
+	f.mu.Unlock()
+	err := f.rec.meta.Put(ctx, "marathon", meta)
+	f.mu.Lock()
+	if err != nil {
 		return fmt.Errorf("storing the framework ID: %w", err)
 	}
 	f.log.Info("subscribed", "framework", id)
@@ -329,17 +379,48 @@ func (f *Framework) call(ctx context.Context, c mesos.Call) {
 	}
 }
 
-// flush sends the calls made under mu. Callers hold no lock.
+// flush writes the records changed under mu, then sends the calls made
+// under it: a task is stored before it launches, a status before it is
+// acknowledged. Callers hold changeMu, and not mu: etcd is not waited for
+// under it.
 func (f *Framework) flush(ctx context.Context) {
 	f.sendMu.Lock()
 	defer f.sendMu.Unlock()
 	f.mu.Lock()
-	calls := f.calls
-	f.calls = nil
+	calls, writes := f.calls, f.writes
+	f.calls, f.writes = nil, nil
 	f.mu.Unlock()
+	if err := f.rec.store.ApplyInBatches(ctx, lastPerKey(writes)...); err != nil {
+		f.log.Warn("storing instances and deployments failed", "records", len(writes), "err", err)
+	}
 	for _, c := range calls {
 		f.call(ctx, c)
 	}
+}
+
+// queueWrite adds a record to write after mu is released. Callers hold mu.
+func (f *Framework) queueWrite(op clientv3.Op, err error) {
+	if err != nil {
+		f.log.Warn("encoding a record failed", "err", err)
+		return
+	}
+	f.writes = append(f.writes, op)
+}
+
+// lastPerKey keeps the last of the ops on each key, in order: etcd
+// refuses a transaction that names a key twice.
+func lastPerKey(ops []clientv3.Op) []clientv3.Op {
+	last := make(map[string]int, len(ops))
+	for i, op := range ops {
+		last[string(op.KeyBytes())] = i
+	}
+	out := ops[:0:0]
+	for i, op := range ops {
+		if last[string(op.KeyBytes())] == i {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // queueCall adds a call to send after mu is released. Callers hold mu.
@@ -379,7 +460,16 @@ func (f *Framework) removeInstance(in *instance) {
 }
 
 // changed marks the view stale. Callers hold mu.
-func (f *Framework) changed() { f.view = nil }
+func (f *Framework) changed() { f.stale = true }
+
+// publishView publishes a view of the state if the last one is stale.
+// Callers hold mu.
+func (f *Framework) publishView() {
+	if f.stale {
+		f.view.Store(f.buildView())
+		f.stale = false
+	}
+}
 
 // runtime returns the runtime record of an app, creating it. Callers hold mu.
 func (f *Framework) runtime(appID string) *appRuntime {
@@ -400,8 +490,4 @@ func (f *Framework) publish(e marathon.Event) {
 
 // FrameworkID returns the framework's Mesos ID, empty before the first
 // subscription.
-func (f *Framework) FrameworkID() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.meta.FrameworkID
-}
+func (f *Framework) FrameworkID() string { return *f.frameworkID.Load() }

@@ -13,6 +13,7 @@ import (
 )
 
 // offers launches what the apps need on the offers and declines the rest.
+// Callers hold changeMu.
 func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 	f.mu.Lock()
 	now := f.now()
@@ -73,7 +74,12 @@ func (f *Framework) offers(ctx context.Context, offers []mesos.Offer) {
 			declines = append(declines, o.ID)
 		}
 	}
-	if err := b.commit(ctx); err != nil {
+	// The instances are written with mu released: readers and readiness
+	// checks go on meanwhile; changeMu keeps other changes out.
+	f.mu.Unlock()
+	err := b.commitInBatches(ctx)
+	f.mu.Lock()
+	if err != nil {
 		// Nothing launches that is not stored: a new leader must know it.
 		f.log.Warn("storing instances failed, declining offers", "err", err)
 		for _, in := range launched {

@@ -2,7 +2,10 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -31,9 +34,6 @@ type frameworkMeta struct {
 	FrameworkID string `json:"frameworkId"`
 	RootVersion string `json:"rootVersion"`
 }
-
-// maxTxnOps stays under etcd's default --max-txn-ops (128).
-const maxTxnOps = 100
 
 func newRecords(s *state.Store) records {
 	return records{
@@ -100,8 +100,7 @@ func (r records) load(ctx context.Context) (loaded, error) {
 	return l, nil
 }
 
-// batch collects writes and commits them in transactions of at most
-// maxTxnOps operations.
+// batch collects writes and commits them.
 type batch struct {
 	r   records
 	ops []clientv3.Op
@@ -117,37 +116,66 @@ func (b *batch) put(op clientv3.Op, err error) {
 
 func (b *batch) del(op clientv3.Op) { b.ops = append(b.ops, op) }
 
+// commit writes the batch in one transaction: a new leader finds all of
+// it or none. A batch beyond the store's limits is refused, unwritten,
+// with a 413.
 func (b *batch) commit(ctx context.Context) error {
 	if b.err != nil {
 		return b.err
 	}
-	for len(b.ops) > 0 {
-		n := min(len(b.ops), maxTxnOps)
-		if err := b.r.store.Apply(ctx, b.ops[:n]...); err != nil {
-			return err
-		}
-		b.ops = b.ops[n:]
+	err := b.r.store.Apply(ctx, b.ops...)
+	var tl *state.TooLargeError
+	if errors.As(err, &tl) {
+		return &marathon.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf(
+			"The change is too large to store: %d records of about %d bytes in all, the store takes at most %d records and %d bytes in one change (split the change, or raise --etcd-max-txn-ops and --etcd-max-request-bytes)",
+			tl.Ops, tl.Bytes, tl.Limits.MaxTxnOps, tl.Limits.MaxRequestBytes)}
 	}
-	return nil
+	return err
+}
+
+// commitInBatches writes the batch in as few transactions as the store's
+// limits allow, for records that stand on their own (instances).
+func (b *batch) commitInBatches(ctx context.Context) error {
+	if b.err != nil {
+		return b.err
+	}
+	return b.r.store.ApplyInBatches(ctx, b.ops...)
 }
 
 // saveRoot adds the writes that turn the stored root from old into root:
-// changed apps (and their new versions), removed apps, groups and the root
-// version.
-func (b *batch) saveRoot(old, root model.Root, meta frameworkMeta) {
+// changed apps (and their new versions, dropping the oldest beyond
+// maxVersions), removed apps and their versions, changed groups and the
+// root version. It returns the apps' version lists after the change,
+// oldest first (nil for a removed app), given those before in versions.
+func (b *batch) saveRoot(old, root model.Root, meta frameworkMeta, versions map[string][]string, maxVersions int) map[string][]string {
+	lists := map[string][]string{}
 	for id, a := range root.Apps {
 		if o, ok := old.Apps[id]; ok && o.Version == a.Version && sameApp(o, a) {
 			continue
 		}
 		b.put(b.r.apps.PutOp(marathon.SafeID(id), a))
 		b.put(b.r.versions.PutOp(versionKey(id, a.Version), a))
+		vs := slices.Clone(versions[id])
+		if n := len(vs); n == 0 || vs[n-1] != a.Version {
+			vs = append(vs, a.Version)
+		}
+		for len(vs) > max(1, maxVersions) {
+			b.del(b.r.versions.DeleteOp(versionKey(id, vs[0])))
+			vs = vs[1:]
+		}
+		lists[id] = vs
 	}
 	for id := range old.Apps {
 		if _, ok := root.Apps[id]; !ok {
 			b.del(b.r.apps.DeleteOp(marathon.SafeID(id)))
+			b.del(b.r.versions.DeletePrefixOp(marathon.SafeID(id) + "@"))
+			lists[id] = nil
 		}
 	}
 	for id, g := range root.Groups {
+		if o, ok := old.Groups[id]; ok && sameGroup(o, g) {
+			continue
+		}
 		b.put(b.r.groups.PutOp(marathon.SafeID(id), g))
 	}
 	for id := range old.Groups {
@@ -157,19 +185,33 @@ func (b *batch) saveRoot(old, root model.Root, meta frameworkMeta) {
 	}
 	meta.RootVersion = root.Version
 	b.put(b.r.meta.PutOp("marathon", meta))
+	return lists
 }
 
-// appVersions lists the stored versions of an app, newest first.
-func (r records) appVersions(ctx context.Context, appID string) ([]string, error) {
-	keys, err := r.versions.Keys(ctx, marathon.SafeID(appID)+"@")
+// sameGroup reports whether two group records are equal.
+func sameGroup(a, b model.Group) bool {
+	return a.ID == b.ID && a.Version == b.Version && slices.Equal(a.Dependencies, b.Dependencies) &&
+		(a.EnforceRole == nil) == (b.EnforceRole == nil) && (a.EnforceRole == nil || *a.EnforceRole == *b.EnforceRole)
+}
+
+// loadVersions lists the stored versions of the apps of root, oldest
+// first, from the keys alone.
+func (r records) loadVersions(ctx context.Context, root model.Root) (map[string][]string, error) {
+	keys, err := r.versions.Keys(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k[strings.LastIndexByte(k, '@')+1:])
+	bySafe := make(map[string]string, len(root.Apps))
+	for id := range root.Apps {
+		bySafe[marathon.SafeID(id)] = id
 	}
-	sort.Sort(sort.Reverse(sort.StringSlice(out))) // timestamps sort as text
+	out := map[string][]string{}
+	for _, k := range keys { // in key order: versions of an app oldest first
+		i := strings.LastIndexByte(k, '@')
+		if id, ok := bySafe[k[:max(i, 0)]]; ok && i >= 0 {
+			out[id] = append(out[id], k[i+1:])
+		}
+	}
 	return out, nil
 }
 

@@ -66,13 +66,9 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 	}
 	if terminal(st.State) {
 		f.ended(in, st, now, hasApp, &app)
-		if err := f.rec.instances.Delete(ctx, in.TaskID); err != nil {
-			f.log.Warn("forgetting instance failed", "task", in.TaskID, "err", err)
-		}
+		f.queueWrite(f.rec.instances.DeleteOp(in.TaskID), nil)
 	} else if persist {
-		if err := f.rec.instances.Put(ctx, in.TaskID, *in); err != nil {
-			f.log.Warn("storing instance failed", "task", in.TaskID, "err", err)
-		}
+		f.queueWrite(f.rec.instances.PutOp(in.TaskID, *in))
 	}
 	f.changed()
 	f.mu.Unlock()

@@ -8,15 +8,17 @@ import (
 	"corral/mesos"
 )
 
-// View implements api.Backend: the current snapshot, rebuilt after a
-// change and shared by readers until the next.
+// View implements api.Backend: the last published snapshot, shared by
+// readers until the next. A reader never waits for a writer (and so never
+// for etcd): a change made through the API is published before it
+// returns; when the state moved on otherwise (status updates) and mu is
+// free, the reader publishes a fresh view, else it gets the last one.
 func (f *Framework) View() *model.View {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.view == nil {
-		f.view = f.buildView()
+	if f.mu.TryLock() {
+		f.publishView()
+		f.mu.Unlock()
 	}
-	return f.view
+	return f.view.Load()
 }
 
 // buildView renders the state. Callers hold mu.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"corral/masterd/state"
 )
@@ -61,16 +62,27 @@ func addrInUse(err error) bool {
 }
 
 // Proxy forwards TCP connections to an etcd until cut, so that tests can
-// take etcd away from a client at once: a partition, or a dead etcd host.
+// take etcd away from a client at once (a partition, or a dead etcd
+// host), make it slow (SetDelay) or act at a chosen point of a request
+// (AfterBytes).
 type Proxy struct {
 	URL    string // http://127.0.0.1:port, for clients to dial
 	ln     net.Listener
 	target string
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex // guards conns and cut
-	conns map[net.Conn]struct{}
-	cut   bool
+	mu      sync.Mutex // guards conns, cut, delay, sent and trigger
+	conns   map[net.Conn]struct{}
+	cut     bool
+	delay   time.Duration // added to every byte's way to etcd
+	sent    int64         // bytes forwarded to etcd
+	trigger *trigger
+}
+
+// trigger is a function AfterBytes runs once sent passes at.
+type trigger struct {
+	at int64
+	fn func()
 }
 
 // StartProxy forwards to the etcd client URL target until Cut or the test
@@ -104,8 +116,8 @@ func (p *Proxy) accept() {
 			return
 		}
 		p.wg.Add(2)
+		go p.toEtcd(u, c)
 		go p.pipe(c, u)
-		go p.pipe(u, c)
 	}
 }
 
@@ -129,6 +141,89 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 	_, _ = io.Copy(dst, src)
 	dst.Close()
 	src.Close()
+}
+
+// SetDelay makes every byte sent to etcd arrive d later, from now on:
+// each request then takes at least d more, as over a slow link or to a
+// slow etcd, while requests in flight together still overlap.
+func (p *Proxy) SetDelay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
+// AfterBytes runs fn once, when n more bytes than were sent so far have
+// gone to etcd, before any further byte goes: a test makes something
+// happen in the middle of a large request.
+func (p *Proxy) AfterBytes(n int64, fn func()) {
+	p.mu.Lock()
+	p.trigger = &trigger{at: p.sent + n, fn: fn}
+	p.mu.Unlock()
+}
+
+// chunk is what one read from a client carried, and when it came.
+type chunk struct {
+	b  []byte
+	at time.Time
+}
+
+// toEtcd forwards from the client src to etcd dst, each chunk after the
+// delay, and runs the trigger when its byte count passes.
+func (p *Proxy) toEtcd(dst, src net.Conn) {
+	defer p.wg.Done()
+	chunks := make(chan chunk, 256)
+	go func() {
+		defer close(chunks)
+		for {
+			b := make([]byte, 32<<10)
+			n, err := src.Read(b)
+			if n > 0 {
+				chunks <- chunk{b: b[:n], at: time.Now()}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		dst.Close()
+		src.Close()
+		for range chunks { // the reader ends now that src is closed
+		}
+	}()
+	for c := range chunks {
+		p.mu.Lock()
+		d := p.delay
+		p.mu.Unlock()
+		if wait := time.Until(c.at.Add(d)); wait > 0 {
+			time.Sleep(wait)
+		}
+		for len(c.b) > 0 {
+			b := c.b
+			p.mu.Lock()
+			t := p.trigger
+			if t != nil && p.sent+int64(len(b)) >= t.at {
+				b = b[:max(0, t.at-p.sent)]
+			}
+			p.mu.Unlock()
+			if len(b) > 0 {
+				if _, err := dst.Write(b); err != nil {
+					return
+				}
+			}
+			p.mu.Lock()
+			p.sent += int64(len(b))
+			fire := t != nil && p.trigger == t && p.sent >= t.at
+			if fire {
+				p.trigger = nil
+			}
+			p.mu.Unlock()
+			if fire {
+				t.fn()
+			}
+			c.b = c.b[len(b):]
+		}
+	}
 }
 
 // Cut closes the proxy and every connection through it; clients then see
