@@ -128,3 +128,35 @@ func TestStepsDownWhenEtcdGoesAway(t *testing.T) {
 		t.Fatal("Run did not return within 5s of its context ending")
 	}
 }
+
+// TestRefusesEmptyCredentials: --http-credentials with an empty user or
+// password is a start-up error; served, it would refuse every client.
+func TestRefusesEmptyCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		creds string
+		ok    bool
+	}{
+		{"", true},
+		{"admin:s3cr:et", true},
+		{"admin", false},
+		{":secret", false},
+		{"admin:", false},
+		{":", false},
+	} {
+		cfg := Config{
+			Listen:          "127.0.0.1:0",
+			MarathonListen:  "127.0.0.1:0",
+			Hostname:        "127.0.0.1",
+			ElectionTTL:     time.Second,
+			State:           state.Config{Endpoints: []string{"127.0.0.1:2379"}, DialTimeout: 2 * time.Second},
+			Master:          master.DefaultConfig(),
+			Marathon:        framework.DefaultConfig(),
+			Events:          events.DefaultConfig(),
+			HTTPCredentials: tc.creds,
+		}
+		_, err := New(cfg, slog.New(slog.DiscardHandler))
+		if (err == nil) != tc.ok {
+			t.Errorf("New with --http-credentials %q = %v, want ok %v", tc.creds, err, tc.ok)
+		}
+	}
+}

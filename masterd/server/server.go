@@ -71,8 +71,8 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("invalid --marathon-tls-cert/--marathon-tls-key: give both or neither")
 	}
-	if c.HTTPCredentials != "" && !strings.Contains(c.HTTPCredentials, ":") {
-		return errors.New("invalid --http-credentials, must be user:password")
+	if err := api.CheckCredentials(c.HTTPCredentials); err != nil {
+		return err
 	}
 	if err := c.Marathon.Validate(); err != nil {
 		return fmt.Errorf("invalid Marathon configuration: %w", err)

@@ -68,11 +68,8 @@ func DefaultConfig() Config {
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if c.Credentials != "" {
-		user, _, ok := strings.Cut(c.Credentials, ":")
-		if !ok || user == "" {
-			return errors.New("invalid credentials, must be user:password")
-		}
+	if err := CheckCredentials(c.Credentials); err != nil {
+		return err
 	}
 	switch {
 	case strings.ContainsAny(c.Realm, "\"\r\n"):
@@ -83,6 +80,27 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid leader wait %v, must be >= 0", c.LeaderWait)
 	case c.MaxBodyBytes <= 0:
 		return fmt.Errorf("invalid maximum body size %d, must be > 0", c.MaxBodyBytes)
+	}
+	return nil
+}
+
+// CheckCredentials checks HTTP basic auth credentials as
+// --http-credentials takes them: empty (no auth) or "user:password" with
+// neither part empty. The password may hold colons. An empty user or
+// password is refused rather than served: with it no client could ever
+// authenticate.
+func CheckCredentials(s string) error {
+	if s == "" {
+		return nil
+	}
+	user, pass, ok := strings.Cut(s, ":")
+	switch {
+	case !ok:
+		return errors.New("invalid --http-credentials, must be user:password")
+	case user == "":
+		return errors.New("invalid --http-credentials: empty user, must be user:password")
+	case pass == "":
+		return errors.New("invalid --http-credentials: empty password, must be user:password")
 	}
 	return nil
 }
