@@ -33,6 +33,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"corral/atomicfile"
 )
 
 // Config configures a Store.
@@ -318,25 +320,7 @@ func (s *Store) record(r name.Reference, h v1.Hash) error {
 	if err != nil {
 		return err
 	}
-	path := s.recordPath(r)
-	f, err := os.CreateTemp(filepath.Dir(path), ".record-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	return nil
+	return atomicfile.WriteFile(s.recordPath(r), b, 0o644)
 }
 
 // parseRef parses ref, marking loopback and configured insecure registries so

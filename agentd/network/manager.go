@@ -42,6 +42,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"corral/atomicfile"
 	"corral/mesos"
 )
 
@@ -140,7 +141,7 @@ func (m *Manager) writeResolvConf() error {
 		return nil
 	}
 	// A new file, not an overwrite: running containers keep the one they bound.
-	if err := writeFileAtomic(m.resolvPath(), []byte(b.String()), 0o644); err != nil {
+	if err := atomicfile.WriteFile(m.resolvPath(), []byte(b.String()), 0o644); err != nil {
 		return fmt.Errorf("writing the containers' resolv.conf: %w", err)
 	}
 	return nil

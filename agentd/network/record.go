@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"corral/atomicfile"
 	"corral/mesos"
 )
 
@@ -33,7 +34,7 @@ func (m *Manager) writeRecord(rec record) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(m.recordPath(rec.ID), b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(m.recordPath(rec.ID), b, 0o600); err != nil {
 		return fmt.Errorf("recording the network of task %s: %w", rec.ID, err)
 	}
 	return nil
@@ -77,13 +78,4 @@ func (m *Manager) records() ([]record, error) {
 	}
 	slices.SortFunc(out, func(a, b record) int { return strings.Compare(a.ID, b.ID) })
 	return out, errors.Join(errs...)
-}
-
-// writeFileAtomic writes a file by rename, so readers see it whole.
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"corral/atomicfile"
 	"corral/isolation"
 )
 
@@ -78,36 +79,13 @@ func (e Exit) Describe() string {
 	}
 }
 
-// WriteJSON writes v to path atomically: temp file, fsync, rename, dir fsync.
+// WriteJSON writes v to path atomically and durably (package atomicfile).
 func WriteJSON(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, b, 0o600)
 }
 
 // ReadJSON reads path into v; ok is false when the file does not exist.

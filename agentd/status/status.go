@@ -34,6 +34,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"corral/atomicfile"
 	"corral/mesos"
 )
 
@@ -125,7 +126,9 @@ func Open(cfg Config, send Sender, log *slog.Logger) (*Manager, error) {
 // records.
 func (m *Manager) load(dir string) (*stream, error) {
 	path := filepath.Join(dir, logName)
-	os.Remove(path + ".tmp") // a rewrite cut short: the log itself is intact
+	// A rewrite cut short leaves a temporary file: the log itself is intact.
+	os.Remove(path + ".tmp") // as named before atomicfile
+	atomicfile.RemoveTemps(path)
 	recs, torn, err := readLog(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -381,7 +384,7 @@ func (m *Manager) Forget(taskID string) error {
 	if err := os.RemoveAll(s.dir); err != nil {
 		return fmt.Errorf("removing status updates of task %q: %w", taskID, err)
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
+	if err := atomicfile.SyncDir(m.cfg.Dir); err != nil {
 		// Should the removal be lost, the task comes back completed: harmless.
 		m.log.Warn("syncing the status update directory", "err", err)
 	}

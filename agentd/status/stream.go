@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/atomicfile"
 	"corral/mesos"
 )
 
@@ -183,9 +184,9 @@ func (s *stream) open() error {
 	}
 	// The names of a new log and directory must be durable before any
 	// record in them counts as written.
-	err = syncDir(s.dir)
+	err = atomicfile.SyncDir(s.dir)
 	if err == nil {
-		err = syncDir(filepath.Dir(s.dir))
+		err = atomicfile.SyncDir(filepath.Dir(s.dir))
 	}
 	if err != nil {
 		f.Close()
@@ -215,7 +216,7 @@ func (s *stream) rewrite() error {
 		s.dirty = true
 		return err
 	}
-	if err := replaceFile(s.path(), buf.Bytes()); err != nil {
+	if err := atomicfile.WriteFile(s.path(), buf.Bytes(), 0o600); err != nil {
 		s.dirty = true
 		return err
 	}
