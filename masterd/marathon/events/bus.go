@@ -4,11 +4,16 @@
 // The framework publishes each event once; the bus encodes it once (twice
 // for deployment events, whose plans have a light variant) and hands the
 // same bytes to every subscriber's queue. Publishing never waits for a
-// subscriber: one whose queue is full is dropped and its stream ends, as a
-// client that cannot keep up must resynchronise from the REST API anyway.
+// subscriber: one whose queue would hold more than Config.MaxBytes is
+// dropped and its stream ends, as a client that cannot keep up must
+// resynchronise from the REST API anyway. The bound is in bytes, not
+// events, because events differ by orders of magnitude (a deployment plan
+// carries whole groups): a stalled reader costs at most MaxBytes of frames
+// it alone keeps alive.
 package events
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -52,10 +57,19 @@ type Subscription struct {
 	bus    *Bus
 	filter map[string]struct{} // nil: every type
 	light  bool
-	remote string // client address, for the log; empty in process
-	ch     chan Frame
+	remote string        // client address, for the log; empty in process
+	ready  chan struct{} // signalled when frames are queued or the subscription ends
 	done   chan struct{}
 	err    error // why it ended; guarded by bus.mu
+
+	mu    sync.Mutex // guards queue, bytes and ended; taken after bus.mu, never before
+	queue []Frame
+	// bytes counts the queued frames and those taken but not yet
+	// released: a frame being written to a stalled socket still costs
+	// memory.
+	bytes int
+	taken int // bytes of the frames the last take returned
+	ended bool
 }
 
 // Subscribe starts a subscription to the events whose type is in filter
@@ -72,7 +86,7 @@ func (b *Bus) subscribe(filter []string, light bool, remote string) (*Subscripti
 		bus:    b,
 		light:  light,
 		remote: remote,
-		ch:     make(chan Frame, b.cfg.Buffer),
+		ready:  make(chan struct{}, 1),
 		done:   make(chan struct{}),
 	}
 	for _, t := range filter {
@@ -93,10 +107,75 @@ func (b *Bus) subscribe(filter []string, light bool, remote string) (*Subscripti
 	return s, nil
 }
 
-// Events returns the subscription's frames, in publishing order. The
-// channel is closed once the subscription ends, after the frames queued
-// before.
-func (s *Subscription) Events() <-chan Frame { return s.ch }
+// Next returns the subscription's next frame, in publishing order,
+// waiting for one until ctx ends. Once the subscription ended, it returns
+// the frames queued before, then the reason it ended (Err). A frame counts
+// against the subscription's MaxBytes until the next call of Next.
+func (s *Subscription) Next(ctx context.Context) (Frame, error) {
+	for {
+		fs, err := s.take(1)
+		if len(fs) == 1 {
+			return fs[0], nil
+		}
+		if err != nil {
+			return Frame{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return Frame{}, ctx.Err()
+		case <-s.ready:
+		}
+	}
+}
+
+// take releases the frames the previous take returned (their writing is
+// over), then returns up to max queued frames (all of them when max is 0).
+// With none queued it returns the reason the subscription ended, or nil
+// while it lasts.
+func (s *Subscription) take(max int) ([]Frame, error) {
+	s.mu.Lock()
+	s.bytes -= s.taken
+	s.taken = 0
+	n := len(s.queue)
+	if max > 0 && n > max {
+		n = max
+	}
+	if n == 0 {
+		ended := s.ended
+		s.mu.Unlock()
+		if ended {
+			return nil, s.Err()
+		}
+		return nil, nil
+	}
+	fs := make([]Frame, n)
+	copy(fs, s.queue)
+	clear(s.queue[:n])
+	s.queue = s.queue[n:]
+	if len(s.queue) == 0 {
+		s.queue = nil // let the backing array go
+	}
+	for _, f := range fs {
+		s.taken += len(f.sse)
+	}
+	s.mu.Unlock()
+	return fs, nil
+}
+
+// release releases the frames the last take returned.
+func (s *Subscription) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bytes -= s.taken
+	s.taken = 0
+}
+
+// Len returns how many frames are queued.
+func (s *Subscription) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
 
 // Done is closed when the subscription ends: closed by its owner, dropped
 // as too slow, or ended with the bus.
@@ -127,16 +206,48 @@ func (s *Subscription) accepts(typ string) bool {
 	return ok
 }
 
-// remove ends s with err unless it has ended already. Callers hold b.mu,
-// which also orders the close of s.ch after every send to it.
+// remove ends s with err unless it has ended already. Callers hold b.mu.
 func (b *Bus) remove(s *Subscription, err error) {
 	if _, ok := b.subs[s]; !ok {
 		return
 	}
 	delete(b.subs, s)
 	s.err = err
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
 	close(s.done)
-	close(s.ch)
+	s.signal()
+}
+
+// signal wakes a waiting reader; one pending wake-up is enough.
+func (s *Subscription) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// push queues f unless that would take s over max bytes. A frame is always
+// queued when nothing else is, however large: a reader that keeps up gets
+// every event.
+func (s *Subscription) push(f Frame, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bytes > 0 && s.bytes+len(f.sse) > max {
+		return false
+	}
+	s.queue = append(s.queue, f)
+	s.bytes += len(f.sse)
+	return true
+}
+
+// Bytes returns the bytes the subscription holds: queued frames and those
+// taken but not released.
+func (s *Subscription) Bytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // Publish sends e to every subscriber that accepts its type, without ever
@@ -189,12 +300,12 @@ func (b *Bus) Publish(e marathon.Event) {
 		if f.sse == nil {
 			continue // subscribed while this event was being encoded
 		}
-		select {
-		case s.ch <- f:
-		default:
-			b.log.Warn("dropping slow event stream subscriber", "remote", s.remote, "buffer", cap(s.ch), "type", typ)
+		if !s.push(f, b.cfg.MaxBytes) {
+			b.log.Warn("dropping slow event stream subscriber", "remote", s.remote, "held_bytes", s.Bytes(), "max_bytes", b.cfg.MaxBytes, "type", typ)
 			b.remove(s, ErrSlowConsumer)
+			continue
 		}
+		s.signal()
 	}
 }
 

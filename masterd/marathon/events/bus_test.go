@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -18,8 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		want string // substring of the error; "" for none
 	}{
 		{"default", DefaultConfig(), ""},
-		{"no buffer", Config{Buffer: 0, Keepalive: time.Second}, "invalid event buffer 0"},
-		{"no keepalive", Config{Buffer: 1, Keepalive: 0}, "invalid event stream keepalive 0s"},
+		{"no buffer", Config{MaxBytes: 0, Keepalive: time.Second}, "invalid event stream buffer 0 bytes"},
+		{"no keepalive", Config{MaxBytes: 1, Keepalive: 0}, "invalid event stream keepalive 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -127,7 +128,7 @@ func TestSubscribeFilterAndOrder(t *testing.T) {
 	b.Publish(nil)
 
 	for i, want := range []string{marathon.EventStatusUpdate, marathon.EventAppTerminated, marathon.EventStatusUpdate} {
-		f := <-all.Events()
+		f := next(t, all)
 		if f.Type != want {
 			t.Errorf("all: event %d is %q, want %q", i, f.Type, want)
 		}
@@ -136,17 +137,17 @@ func TestSubscribeFilterAndOrder(t *testing.T) {
 			t.Errorf("all: event %d decodes to %v, %v", i, e, err)
 		}
 	}
-	if f := <-some.Events(); f.Type != marathon.EventAppTerminated {
+	if f := next(t, some); f.Type != marathon.EventAppTerminated {
 		t.Errorf("filtered: got %q, want only %q", f.Type, marathon.EventAppTerminated)
 	}
-	if n := len(some.Events()); n != 0 {
+	if n := some.Len(); n != 0 {
 		t.Errorf("filtered: %d more events queued, want none", n)
 	}
 
 	some.Close()
 	some.Close()
-	if _, ok := <-some.Events(); ok {
-		t.Error("Events still open after Close")
+	if _, err := some.Next(context.Background()); !errors.Is(err, ErrUnsubscribed) {
+		t.Errorf("Next after Close = %v, want %v", err, ErrUnsubscribed)
 	}
 	if err := some.Err(); !errors.Is(err, ErrUnsubscribed) {
 		t.Errorf("Err after Close = %v, want %v", err, ErrUnsubscribed)
@@ -162,8 +163,8 @@ func TestSubscribeFilterAndOrder(t *testing.T) {
 // TestPublishNeverBlocks publishes 100k events to a subscriber that never
 // reads. Were Publish to wait for it, the test would hang rather than end.
 func TestPublishNeverBlocks(t *testing.T) {
-	const buffer, n = 16, 100_000
-	b := New(Config{Buffer: buffer, Keepalive: time.Hour}, nil)
+	const maxBytes, n = 4096, 100_000
+	b := New(Config{MaxBytes: maxBytes, Keepalive: time.Hour}, nil)
 	defer b.Close()
 	stuck, err := b.Subscribe(nil, false)
 	if err != nil {
@@ -180,20 +181,39 @@ func TestPublishNeverBlocks(t *testing.T) {
 	if err := stuck.Err(); !errors.Is(err, ErrSlowConsumer) {
 		t.Errorf("Err = %v, want %v", err, ErrSlowConsumer)
 	}
-	// It keeps what it had queued, in order, then its channel closes.
-	i := 0
-	for f := range stuck.Events() {
+	// It keeps what it had queued, in order and within its bytes, then
+	// its queue ends.
+	i, held := 0, 0
+	for {
+		f, err := stuck.Next(context.Background())
+		if err != nil {
+			break
+		}
 		if got := taskNumber(t, string(f.Data)); got != i {
 			t.Fatalf("queued event %d is number %d", i, got)
 		}
 		i++
+		held += len(f.sse)
 	}
-	if i != buffer {
-		t.Errorf("%d events were queued, want %d", i, buffer)
+	if i == 0 || held > maxBytes {
+		t.Errorf("%d events of %d bytes were queued, want some within %d bytes", i, held, maxBytes)
 	}
 	if n := b.Subscribers(); n != 0 {
 		t.Errorf("Subscribers = %d, want 0", n)
 	}
+}
+
+// next returns s's next frame, failing the test if there is none within
+// a few seconds.
+func next(t *testing.T, s *Subscription) Frame {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	f, err := s.Next(ctx)
+	if err != nil {
+		t.Fatalf("Next = %v", err)
+	}
+	return f
 }
 
 func TestCloseEndsSubscriptions(t *testing.T) {
@@ -205,8 +225,8 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 	b.Close()
 	b.Close()
 	<-s.Done()
-	if _, ok := <-s.Events(); ok {
-		t.Error("Events still open after the bus closed")
+	if _, err := s.Next(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("Next after the bus closed = %v, want %v", err, ErrClosed)
 	}
 	if err := s.Err(); !errors.Is(err, ErrClosed) {
 		t.Errorf("Err = %v, want %v", err, ErrClosed)
@@ -220,7 +240,7 @@ func TestCloseEndsSubscriptions(t *testing.T) {
 
 func BenchmarkPublish(b *testing.B) {
 	const subscribers = 10
-	bus := New(Config{Buffer: 1 << 16, Keepalive: time.Hour}, nil)
+	bus := New(Config{MaxBytes: 64 << 20, Keepalive: time.Hour}, nil)
 	var wg sync.WaitGroup
 	var subs []*Subscription
 	for range subscribers {
@@ -230,7 +250,10 @@ func BenchmarkPublish(b *testing.B) {
 		}
 		subs = append(subs, s)
 		wg.Go(func() {
-			for range s.Events() {
+			for {
+				if _, err := s.Next(context.Background()); err != nil {
+					return
+				}
 			}
 		})
 	}

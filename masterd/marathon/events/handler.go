@@ -30,8 +30,8 @@ var keepalive = []byte("\n")
 // plan-format=light drops the original and target groups from deployment
 // plans. As in Marathon, the new subscriber's own event_stream_attached is
 // the first event it receives, and others see event_stream_detached when it
-// leaves. The stream ends when the client goes away, when it falls a whole
-// buffer behind, or when the bus closes.
+// leaves. The stream ends when the client goes away, when it falls
+// Config.MaxBytes behind, or when the bus closes.
 func (b *Bus) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -121,19 +121,18 @@ func (b *Bus) stream(ctx context.Context, w http.ResponseWriter, rc *http.Respon
 			if _, err := w.Write(keepalive); err != nil {
 				return err
 			}
-		case f, ok := <-s.ch:
-			if !ok {
+		case <-s.ready:
+			// Write what is queued, then flush once for all of it. The
+			// frames count against the subscription until they are
+			// written out.
+			fs, err := s.take(0)
+			if err != nil {
 				return nil
 			}
-			if _, err := w.Write(f.sse); err != nil {
-				return err
+			if len(fs) == 0 {
+				continue
 			}
-			// Write what else is queued, then flush once for all of it.
-			for n := len(s.ch); n > 0; n-- {
-				f, ok := <-s.ch
-				if !ok {
-					break
-				}
+			for _, f := range fs {
 				if _, err := w.Write(f.sse); err != nil {
 					return err
 				}
@@ -142,6 +141,7 @@ func (b *Bus) stream(ctx context.Context, w http.ResponseWriter, rc *http.Respon
 		if err := rc.Flush(); err != nil {
 			return err
 		}
+		s.release()
 		idle.Reset(b.cfg.Keepalive)
 	}
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func TestStreamFraming(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	resp := get(t, srv, "event_type=status_update_event", "text/event-stream")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %s, want 200", resp.Status)
@@ -42,7 +42,7 @@ func TestStreamFraming(t *testing.T) {
 }
 
 func TestStreamFilter(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	s := follow(t, srv, "event_type=deployment_success&event_type=status_update_event")
 	waitFor(t, 10*time.Second, func() bool { return b.Subscribers() == 1 })
 
@@ -62,7 +62,7 @@ func TestStreamFilter(t *testing.T) {
 }
 
 func TestStreamPlanFormat(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	const types = "event_type=deployment_info&event_type=deployment_step_success&event_type=deployment_success&event_type=deployment_failed"
 	full := follow(t, srv, types)
 	light := follow(t, srv, types+"&plan-format=light")
@@ -117,7 +117,7 @@ func planGroups(t *testing.T, data string) int {
 }
 
 func TestStreamAttachedDetached(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	a := follow(t, srv, "")
 	// Marathon subscribes a stream before announcing it, so a stream's
 	// first event is its own event_stream_attached.
@@ -147,7 +147,7 @@ func TestStreamAttachedDetached(t *testing.T) {
 // that line readers which only look at "event: " and "data: " lines, as
 // marathon-lb and Bamboo do, see nothing but the events.
 func TestStreamKeepalive(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: 5 * time.Millisecond})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: 5 * time.Millisecond})
 	resp := get(t, srv, "", "text/event-stream")
 	lines := make(chan string)
 	go func() {
@@ -225,15 +225,15 @@ func TestStreamKeepalive(t *testing.T) {
 // reads everything: the first is dropped and its stream ends, the second
 // receives every event in order, and publishing never waits.
 func TestSlowStreamDropped(t *testing.T) {
-	const buffer, batch, n, most = 256, 128, 10_000, 200_000
-	b, srv := newTestBus(t, Config{Buffer: buffer, Keepalive: time.Hour})
+	const maxBytes, batch, n, most = 512 << 10, 128, 10_000, 200_000
+	b, srv := newTestBus(t, Config{MaxBytes: maxBytes, Keepalive: time.Hour})
 	stuck := get(t, srv, "event_type=status_update_event", "text/event-stream")
 	fast := follow(t, srv, "event_type=status_update_event")
 	waitFor(t, 10*time.Second, func() bool { return b.Subscribers() == 2 })
 
 	// Big events fill the stuck client's socket buffers quickly; the fast
 	// client is paced a batch at a time so that it never falls a whole
-	// buffer behind. Publishing goes on until the stuck client is dropped,
+	// MaxBytes behind. Publishing goes on until the stuck client is dropped,
 	// however much its sockets hold.
 	message := strings.Repeat("x", 1000)
 	i := 0
@@ -260,7 +260,7 @@ func TestSlowStreamDropped(t *testing.T) {
 }
 
 func TestStreamEndsOnClose(t *testing.T) {
-	b, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	b, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	s := follow(t, srv, "")
 	s.nextOf(marathon.EventStreamAttached)
 	b.Close()
@@ -279,7 +279,7 @@ func TestStreamEndsOnClose(t *testing.T) {
 }
 
 func TestStreamRequests(t *testing.T) {
-	_, srv := newTestBus(t, Config{Buffer: 16, Keepalive: time.Hour})
+	_, srv := newTestBus(t, Config{MaxBytes: 1 << 20, Keepalive: time.Hour})
 	tests := []struct {
 		method, query, accept string
 		want                  int

@@ -140,6 +140,9 @@ func Start(t testing.TB, o Options) *Cluster {
 	return c
 }
 
+// MasterdPID returns the process ID of the cluster's masterd.
+func (c *Cluster) MasterdPID() int { return c.procs[0].Process.Pid }
+
 // StartRouter runs routerd from the same build against the cluster's
 // Marathon, with the given extra flags, until the test ends; its log is
 // routerd.log in c.Dir.
