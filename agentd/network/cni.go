@@ -1,12 +1,17 @@
 package network
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
@@ -31,11 +36,44 @@ type cniAttachment struct {
 // newCNI returns libcni set up for the manager: its plugin path, its own
 // cache directory, and plugins run in the host namespace.
 func newCNI(cfg Config, hostNS netns.NsHandle, foreign bool, stderr io.Writer) *libcni.CNIConfig {
-	var exec invoke.Exec = &invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: stderr}}
+	var exec invoke.Exec = groupExec{&invoke.DefaultExec{RawExec: &invoke.RawExec{Stderr: stderr}}}
 	if foreign {
 		exec = nsExec{exec, hostNS}
 	}
 	return libcni.NewCNIConfigWithCacheDir(cfg.CNIPluginDirs, cacheDir(cfg), exec)
+}
+
+// groupExec runs each plugin in a process group of its own and, when ctx
+// ends, kills the whole group: libcni's RawExec kills only the plugin, and
+// then waits for ever on the output pipe a child it started (a shell
+// plugin's sleep, a hung helper) keeps open.
+type groupExec struct{ *invoke.DefaultExec }
+
+func (e groupExec) ExecPlugin(ctx context.Context, path string, stdin []byte, env []string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	c := exec.CommandContext(ctx, path)
+	c.Env, c.Stdin, c.Stdout, c.Stderr = env, bytes.NewReader(stdin), &stdout, &stderr
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
+	c.WaitDelay = time.Second // output pipes held by a child that escaped the group
+	if err := c.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("CNI plugin %s killed: %w", filepath.Base(path), context.Cause(ctx))
+		}
+		msg := types.Error{}
+		switch {
+		case stdout.Len() > 0 && json.Unmarshal(stdout.Bytes(), &msg) == nil:
+		case stderr.Len() > 0:
+			msg.Msg = fmt.Sprintf("netplugin failed: %q", stderr.String())
+		default:
+			msg.Msg = fmt.Sprintf("netplugin failed with no error message: %v", err)
+		}
+		return nil, &msg
+	}
+	if e.RawExec.Stderr != nil && stderr.Len() > 0 {
+		_, _ = stderr.WriteTo(e.RawExec.Stderr)
+	}
+	return stdout.Bytes(), nil
 }
 
 // nsExec runs plugins in a namespace other than agentd's (tests simulating

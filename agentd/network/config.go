@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the agent's network setup; agentd's --bridge-*, --network-*,
@@ -39,6 +40,11 @@ type Config struct {
 	// ServicePorts is the range of service ports that localhost inside a
 	// container forwards to the node's router.
 	ServicePorts PortRange
+	// TeardownTimeout bounds the release of one task's network: a CNI
+	// plugin still running then is killed (with whatever it started) and
+	// the teardown fails, to be retried by Collect, instead of hanging
+	// the task for ever.
+	TeardownTimeout time.Duration
 }
 
 // PortRange is an inclusive range of TCP ports.
@@ -88,8 +94,14 @@ func DefaultConfig(workDir string) Config {
 		CNIConfDir:    DefaultCNIConfDir,
 		CNIPluginDirs: DefaultCNIPluginDirs,
 		ServicePorts:  DefaultServicePorts,
+
+		TeardownTimeout: DefaultTeardownTimeout,
 	}
 }
+
+// DefaultTeardownTimeout is how long a task's network may take to release:
+// plugins take milliseconds, a slow IPAM store seconds.
+const DefaultTeardownTimeout = time.Minute
 
 // Validate reports the first problem with c.
 func (c Config) Validate() error {
@@ -116,6 +128,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid node IP %v, must be an IPv4 address", c.NodeIP)
 	case c.ServicePorts.First == 0 || c.ServicePorts.First > c.ServicePorts.Last:
 		return fmt.Errorf("invalid --service-ports %v, must be FIRST-LAST with 1 <= FIRST <= LAST", c.ServicePorts)
+	case c.TeardownTimeout <= 0:
+		return fmt.Errorf("invalid network teardown timeout %v, must be > 0", c.TeardownTimeout)
 	}
 	return nil
 }

@@ -400,6 +400,9 @@ func (m *Manager) Teardown(ctx context.Context, id string) error {
 }
 
 func (m *Manager) teardown(ctx context.Context, rec record) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, m.cfg.TeardownTimeout,
+		fmt.Errorf("network teardown of task %s took over %v", rec.ID, m.cfg.TeardownTimeout))
+	defer cancel()
 	var errs []error
 	nsPath := ""
 	if isNetNS(rec.NetNS) {

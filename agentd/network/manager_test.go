@@ -7,10 +7,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"corral/mesos"
+	"corral/tstest"
 )
 
 func bridgeTask(hostPort, containerPort uint32) mesos.TaskInfo {
@@ -221,4 +225,52 @@ func TestSetupFailures(t *testing.T) {
 			wantNoLeftovers(t, m)
 		})
 	}
+}
+
+// TestTeardownDeadline: a CNI plugin that hangs on DEL (here a shell
+// script waiting on a child sleep) does not hang the task's teardown. It
+// is killed, with its child, once TeardownTimeout passes, and the
+// teardown fails, keeping the record for Collect to retry.
+func TestTeardownDeadline(t *testing.T) {
+	requireRoot(t)
+	h := newHosts(t, 75)
+	cfg := testConfig(t, h, t.TempDir())
+	cfg.TeardownTimeout = 300 * time.Millisecond
+	plugins := t.TempDir()
+	cfg.CNIPluginDirs = []string{plugins}
+	pidFile := filepath.Join(plugins, "child.pid")
+	script := "#!/bin/sh\nsleep 3600 &\necho $! > " + pidFile + "\nwait\n"
+	if err := os.WriteFile(filepath.Join(plugins, "hang"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := newManager(t, cfg)
+	conf := `{"cniVersion":"1.0.0","name":"hanging","plugins":[{"type":"hang"}]}`
+	rec := record{ID: "hung", CNI: []cniAttachment{{Network: "hanging", IfName: "eth1", ConfList: []byte(conf)}}}
+	if err := m.writeRecord(rec); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- m.Teardown(context.Background(), "hung") }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Teardown still running after 10s behind a hanging CNI plugin")
+	}
+	t.Logf("Teardown returned after %v: %v", time.Since(start).Round(time.Millisecond), err)
+	if err == nil || !strings.Contains(err.Error(), "took over") {
+		t.Errorf("Teardown = %v, want the deadline's error", err)
+	}
+	if _, ok, _ := m.readRecord("hung"); !ok {
+		t.Error("the record is gone: Collect could not retry the teardown")
+	}
+	b, _ := os.ReadFile(pidFile)
+	if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+		tstest.WaitFor(t, 5*time.Second, "the plugin's child to die", func() bool { return syscall.Kill(pid, 0) != nil })
+	} else {
+		t.Errorf("the plugin's child pid: %q, %v", b, perr)
+	}
+	os.Remove(m.recordPath("hung"))
 }
