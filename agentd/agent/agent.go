@@ -21,6 +21,7 @@ import (
 	"corral/agentd/masterlink"
 	"corral/agentd/status"
 	"corral/agentd/task"
+	"corral/atomicfile"
 	"corral/mesos"
 )
 
@@ -138,7 +139,7 @@ func (a *Agent) checkBoot() error {
 		}
 		os.Remove(a.metaPath("agent_id"))
 	}
-	return os.WriteFile(a.metaPath("boot_id"), []byte(cur), 0o644)
+	return atomicfile.WriteFile(a.metaPath("boot_id"), []byte(cur), 0o644)
 }
 
 func bootID() string { return readString("/proc/sys/kernel/random/boot_id") }
@@ -194,7 +195,7 @@ func (a *Agent) onEvent(ctx context.Context, ev mesos.AgentEvent) {
 		a.agentID = ev.Subscribed.AgentID
 		a.mu.Unlock()
 		if changed {
-			if err := os.WriteFile(a.metaPath("agent_id"), []byte(ev.Subscribed.AgentID), 0o644); err != nil {
+			if err := atomicfile.WriteFile(a.metaPath("agent_id"), []byte(ev.Subscribed.AgentID), 0o644); err != nil {
 				a.log.Error("saving the agent ID", "err", err)
 			}
 		}
