@@ -21,7 +21,6 @@ package status
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -201,7 +200,7 @@ func (m *Manager) Update(frameworkID string, st mesos.TaskStatus) (mesos.TaskSta
 		return st, fmt.Errorf("status update for task %q without a state", st.TaskID)
 	}
 	if st.UUID == "" {
-		st.UUID = newUUID()
+		st.UUID = mesos.NewUUID()
 	}
 	if st.Timestamp == 0 {
 		st.Timestamp = float64(time.Now().UnixNano()) / 1e9
@@ -427,13 +426,4 @@ func (m *Manager) wake() {
 	case m.kick <- struct{}{}:
 	default:
 	}
-}
-
-// newUUID returns a random UUID (version 4).
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

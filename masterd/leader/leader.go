@@ -4,7 +4,7 @@ package leader
 
 import (
 	"context"
-	"crypto/rand"
+	"corral/mesos"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -266,7 +266,7 @@ func (e *Elector) termSelf() Info {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.campaigns > 0 {
-		e.self.ID = NewID()
+		e.self.ID = mesos.NewUUID()
 	}
 	e.campaigns++
 	return e.self
@@ -278,13 +278,4 @@ func (e *Elector) Self() Info {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.self
-}
-
-// NewID returns a random UUID (version 4), the form of Mesos master IDs.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

@@ -27,6 +27,7 @@ import (
 	"corral/masterd/master"
 	"corral/masterd/mesosapi"
 	"corral/masterd/state"
+	"corral/mesos"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -105,7 +106,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, id: leader.NewID()}, nil
+	return &Server{cfg: cfg, log: log, id: mesos.NewUUID()}, nil
 }
 
 // ID returns this master's ID, a UUID as Mesos uses, that of its first

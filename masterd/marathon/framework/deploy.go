@@ -11,6 +11,7 @@ import (
 	"corral/masterd/marathon/api"
 	"corral/masterd/marathon/model"
 	"corral/masterd/marathon/plan"
+	"corral/mesos"
 )
 
 // errNotReady answers API calls before the framework has loaded its state.
@@ -73,7 +74,7 @@ func (f *Framework) deploy(ctx context.Context, target model.Root, opts api.Depl
 	}
 	target.Version = ver
 	f.seq++
-	d := &deployment{ID: newUUID(), Seq: f.seq, Version: ver, Steps: p.Steps, Affected: affected,
+	d := &deployment{ID: mesos.NewUUID(), Seq: f.seq, Version: ver, Steps: p.Steps, Affected: affected,
 		Original: map[string]marathon.App{}, OriginalGroups: f.root.Groups}
 	for _, id := range affected {
 		if a, ok := f.root.Apps[id]; ok {

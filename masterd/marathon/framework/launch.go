@@ -2,8 +2,6 @@ package framework
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"sort"
 	"time"
 
@@ -183,7 +181,7 @@ func constraints(app *marathon.App) []match.Constraint {
 // newInstance records one instance launched from offer o.
 func (f *Framework) newInstance(app *marathon.App, o mesos.Offer, m match.Match, now time.Time) *instance {
 	in := &instance{
-		TaskID:     marathon.SafeID(app.ID) + "." + newUUID(),
+		TaskID:     marathon.SafeID(app.ID) + "." + mesos.NewUUID(),
 		AppID:      app.ID,
 		Version:    app.Version,
 		Config:     configVersion(app),
@@ -198,12 +196,4 @@ func (f *Framework) newInstance(app *marathon.App, o mesos.Offer, m match.Match,
 	}
 	in.Service = app.ServicePorts()
 	return in
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
