@@ -67,6 +67,7 @@ func run() error {
 	flag.StringVar(&fc.BridgeNetwork, "mesos-bridge-name", fc.BridgeNetwork, "network name agents use for container/bridge")
 	flag.IntVar(&fc.MaxVersions, "max-versions", fc.MaxVersions, "versions kept per app, the newest (Marathon's --max_versions)")
 	flag.DurationVar(&ec.Keepalive, "event-stream-keepalive", ec.Keepalive, "idle time after which /v2/events sends a keepalive")
+	flag.IntVar(&ec.MaxBytes, "event-stream-max-bytes", ec.MaxBytes, "encoded events one /v2/events subscriber may hold unread before it is dropped")
 	flag.DurationVar(&mc.AllocationInterval, "allocation-interval", mc.AllocationInterval, "time between batch allocations")
 	flag.DurationVar(&mc.AgentPingTimeout, "agent-ping-timeout", mc.AgentPingTimeout, "agent heartbeat interval; silence for this times --max-agent-ping-timeouts makes an agent unreachable")
 	flag.IntVar(&mc.MaxAgentPingTimeouts, "max-agent-ping-timeouts", mc.MaxAgentPingTimeouts, "missed heartbeats before an agent is unreachable")

@@ -19,8 +19,8 @@ func TestConfigValidate(t *testing.T) {
 		want string // substring of the error; "" for none
 	}{
 		{"default", DefaultConfig(), ""},
-		{"no buffer", Config{MaxBytes: 0, Keepalive: time.Second}, "invalid event stream buffer 0 bytes"},
-		{"no keepalive", Config{MaxBytes: 1, Keepalive: 0}, "invalid event stream keepalive 0s"},
+		{"no buffer", Config{MaxBytes: 0, Keepalive: time.Second}, "invalid --event-stream-max-bytes 0"},
+		{"no keepalive", Config{MaxBytes: 1, Keepalive: 0}, "invalid --event-stream-keepalive 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

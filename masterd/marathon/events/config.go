@@ -23,7 +23,7 @@ type Config struct {
 // keepalive. A reader that keeps up still holds a few frames at once, and
 // a deployment plan carries the whole root group twice, so the bound must
 // hold a few of those; subscribers share frames, so 200 stalled ones hold
-// // about the same 8 MiB rather than 200 times as much. The keepalive is
+// about the same 8 MiB rather than 200 times as much. The keepalive is
 // well inside the read timeouts of marathon-lb (46s) and of common proxies (60s).
 func DefaultConfig() Config {
 	return Config{MaxBytes: 8 << 20, Keepalive: 15 * time.Second}
@@ -33,9 +33,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	switch {
 	case c.MaxBytes < 1:
-		return fmt.Errorf("invalid event stream buffer %d bytes, must be >= 1", c.MaxBytes)
+		return fmt.Errorf("invalid --event-stream-max-bytes %d, must be >= 1", c.MaxBytes)
 	case c.Keepalive <= 0:
-		return fmt.Errorf("invalid event stream keepalive %v, must be > 0", c.Keepalive)
+		return fmt.Errorf("invalid --event-stream-keepalive %v, must be > 0", c.Keepalive)
 	}
 	return nil
 }
