@@ -108,3 +108,51 @@ type StateTask struct {
 	Labels      []Label        `json:"labels,omitempty"`
 	Container   *ContainerInfo `json:"container,omitempty"`
 }
+
+// NewStateTask renders a task as /master/state and the agent's /state
+// list it.
+func NewStateTask(info TaskInfo, frameworkID string, state TaskState, statuses []TaskStatus) StateTask {
+	st := StateTask{
+		ID:          info.TaskID,
+		Name:        info.Name,
+		FrameworkID: frameworkID,
+		SlaveID:     info.AgentID,
+		State:       state,
+		Resources:   info.Resources.StateJSON(),
+		Statuses:    statuses,
+		Discovery:   info.Discovery,
+		Container:   info.Container,
+	}
+	if st.Statuses == nil {
+		st.Statuses = []TaskStatus{}
+	}
+	if info.Labels != nil {
+		st.Labels = info.Labels.Labels
+	}
+	return st
+}
+
+// The agent's /state lists its tasks as the Mesos agent does, by
+// framework and executor; a command task is its own executor, whose
+// directory is the task's sandbox (what /files serves).
+
+// AgentStateFramework is one entry of frameworks[] or
+// completed_frameworks[] of an agent's /state.
+type AgentStateFramework struct {
+	ID                 string               `json:"id"`
+	Executors          []AgentStateExecutor `json:"executors"`
+	CompletedExecutors []AgentStateExecutor `json:"completed_executors"`
+}
+
+// AgentStateExecutor is one executor of a framework on an agent.
+type AgentStateExecutor struct {
+	ID             string         `json:"id"`
+	Name           string         `json:"name"`
+	Source         string         `json:"source"`
+	Container      string         `json:"container"`
+	Directory      string         `json:"directory"`
+	Resources      map[string]any `json:"resources"`
+	Tasks          []StateTask    `json:"tasks"`
+	QueuedTasks    []StateTask    `json:"queued_tasks"`
+	CompletedTasks []StateTask    `json:"completed_tasks"`
+}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/agentd/files"
 	"corral/agentd/masterlink"
 	"corral/agentd/status"
 	"corral/agentd/task"
@@ -251,11 +252,13 @@ func (a *Agent) handler() http.Handler {
 	})
 	mux.HandleFunc("GET /state", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
+		frameworks, completed := a.frameworks()
 		json.NewEncoder(w).Encode(map[string]any{
 			"id": a.AgentID(), "hostname": a.cfg.Hostname, "master": a.link.Master(),
 			"resources": a.cfg.Resources.StateJSON(), "attributes": a.cfg.Attributes.StateJSON(),
-			"tasks": a.tasks.Tasks(),
+			"tasks": a.tasks.Tasks(), "frameworks": frameworks, "completed_frameworks": completed,
 		})
 	})
+	mux.Handle("/files/", files.New(a.tasks.LocateSandbox)) // the tasks' sandboxes
 	return mux
 }

@@ -87,8 +87,9 @@ type Manager struct {
 	// starting holds a token per task being started; nil: no bound.
 	starting chan struct{}
 
-	mu    sync.Mutex // guards tasks
-	tasks map[string]*Task
+	mu        sync.Mutex // guards tasks and completed
+	tasks     map[string]*Task
+	completed map[string][]*completedEntry // by framework, oldest first (sandbox.go)
 }
 
 // Task is one task on this agent.
@@ -117,7 +118,14 @@ func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Manager{cfg: cfg, log: log.With("component", "task"), update: update, tasks: map[string]*Task{}}
+	// Sandboxes are named by absolute paths in /state and /files.
+	dir, err := filepath.Abs(cfg.WorkDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving the work dir %q: %w", cfg.WorkDir, err)
+	}
+	cfg.WorkDir = dir
+	m := &Manager{cfg: cfg, log: log.With("component", "task"), update: update,
+		tasks: map[string]*Task{}, completed: map[string][]*completedEntry{}}
 	if cfg.MaxStarting > 0 {
 		m.starting = make(chan struct{}, cfg.MaxStarting)
 	}
@@ -606,15 +614,20 @@ func (m *Manager) Tasks() []mesos.Task {
 }
 
 // Remove forgets an ended task whose final status was acknowledged. Its
-// sandbox stays on disk for the operator.
+// sandbox stays on disk for the operator, listed by Sandboxes.
 func (m *Manager) Remove(taskID string) {
 	m.mu.Lock()
 	t := m.tasks[taskID]
-	if t != nil && t.State().Terminal() {
+	forgotten := t != nil && t.State().Terminal()
+	if forgotten {
 		delete(m.tasks, taskID)
+		m.remember(t, t.State())
 	}
 	m.mu.Unlock()
-	if t != nil {
+	switch {
+	case forgotten:
+		retire(t, t.State())
+	case t != nil:
 		os.Remove(filepath.Join(t.dir, taskFile))
 	}
 }
@@ -628,11 +641,17 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading tasks: %w", err)
 	}
-	var live []string // container IDs of the tasks still running
+	var live []string      // container IDs of the tasks still running
+	var completed []string // directories of forgotten tasks
 	for _, e := range entries {
 		dir := filepath.Join(m.tasksDir(), e.Name())
 		var t Task
-		if ok, err := shim.ReadJSON(filepath.Join(dir, taskFile), &t); err != nil || !ok {
+		ok, err := shim.ReadJSON(filepath.Join(dir, taskFile), &t)
+		if err == nil && !ok {
+			completed = append(completed, dir)
+			continue
+		}
+		if err != nil {
 			m.log.Warn("skipping unreadable task directory", "dir", dir, "err", err)
 			continue
 		}
@@ -674,6 +693,7 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 			m.supervise(ctx, task, nil, true, func() {})
 		}()
 	}
+	m.recoverCompleted(completed)
 	if m.cfg.Network != nil {
 		// Before any launch: CNI GC must not see a new task as a leak.
 		if err := m.cfg.Network.Collect(ctx, live); err != nil {

@@ -110,22 +110,5 @@ func (m *Master) State(leader *mesos.MasterInfo) mesos.MasterState {
 }
 
 func stateTask(t *task) mesos.StateTask {
-	st := mesos.StateTask{
-		ID:          t.info.TaskID,
-		Name:        t.info.Name,
-		FrameworkID: t.frameworkID,
-		SlaveID:     t.info.AgentID,
-		State:       t.state,
-		Resources:   t.info.Resources.StateJSON(),
-		Statuses:    t.statuses,
-		Discovery:   t.info.Discovery,
-		Container:   t.info.Container,
-	}
-	if st.Statuses == nil {
-		st.Statuses = []mesos.TaskStatus{}
-	}
-	if t.info.Labels != nil {
-		st.Labels = t.info.Labels.Labels
-	}
-	return st
+	return mesos.NewStateTask(t.info, t.frameworkID, t.state, t.statuses)
 }
