@@ -344,3 +344,24 @@ func (m *Master) markUnreachable(id string, a *agent, now time.Time, why string)
 	rec := a.rec
 	m.persist(func(ctx context.Context) error { return m.store.Agents().Put(ctx, id, rec) })
 }
+
+// AgentAddr returns the HTTP address an agent registered with (host:port,
+// "" if it serves none), whether it is connected, and false if this
+// master does not know it.
+func (m *Master) AgentAddr(id string) (addr string, active, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a := m.agents[id]
+	if a == nil {
+		return "", false, false
+	}
+	info := a.rec.Info
+	if info.Port == 0 {
+		return "", a.active(), true
+	}
+	host := info.IP
+	if host == "" {
+		host = info.Hostname
+	}
+	return net.JoinHostPort(host, strconv.Itoa(info.Port)), a.active(), true
+}

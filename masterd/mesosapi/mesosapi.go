@@ -1,7 +1,8 @@
 // Package mesosapi serves the Mesos-compatible HTTP endpoints of masterd:
 // /master/state (and its aliases) that Mesos-DNS and other tools read, the
 // v1 operator API (/api/v1: GET_STATE, SUBSCRIBE…), /master/redirect,
-// /health, and the agent protocol; standbys redirect to the
+// /health, the agent protocol and /agent/<agentID>/files/… (agents'
+// sandboxes, proxied); standbys redirect to the
 // leader with 307 or answer 503 while no leader is elected.
 package mesosapi
 
@@ -9,7 +10,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"regexp"
+	"time"
 
+	"corral/masterd/agentproxy"
 	"corral/masterd/leader"
 	"corral/masterd/master"
 	"corral/mesos"
@@ -42,6 +45,10 @@ func New(el Leadership, current func() *master.Master) *Handler {
 	h.mux.HandleFunc("POST "+mesos.OperatorAPIPath, h.leaderOnly(h.operator))
 	h.mux.HandleFunc(mesos.AgentAPIPath, h.leaderOnly(func(w http.ResponseWriter, r *http.Request, m *master.Master) {
 		m.ServeAgentAPI(w, r)
+	}))
+	agents := agentproxy.New(5 * time.Second)
+	h.mux.HandleFunc("GET "+agentproxy.Prefix, h.leaderOnly(func(w http.ResponseWriter, r *http.Request, m *master.Master) {
+		agents.Serve(w, r, m)
 	}))
 	return h
 }

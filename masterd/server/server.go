@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"corral/marathon"
+	"corral/masterd/agentproxy"
 	"corral/masterd/leader"
 	"corral/masterd/marathon/api"
 	"corral/masterd/marathon/events"
@@ -304,6 +305,14 @@ func (s *Server) marathonAPI(el *lazyElector) (http.Handler, error) {
 	cfg.EventStream = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if t := s.marathon.Load(); t != nil {
 			t.bus.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, `{"message":"Could not determine the current leader"}`, http.StatusServiceUnavailable)
+	})
+	agents := agentproxy.New(cfg.ProxyDialTimeout)
+	cfg.Agents = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if m := s.current.Load(); m != nil {
+			agents.Serve(w, r, m)
 			return
 		}
 		http.Error(w, `{"message":"Could not determine the current leader"}`, http.StatusServiceUnavailable)

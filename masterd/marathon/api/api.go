@@ -32,6 +32,9 @@ type Config struct {
 	Realm string
 	// EventStream serves /v2/events while this master leads; nil: 404.
 	EventStream http.Handler
+	// Agents serves /agent/<agentID>/… (the agents' sandboxes, proxied)
+	// while this master leads; nil: 404.
+	Agents http.Handler
 	// Info returns /v2/info's configuration; the API fills in elected,
 	// leader and frameworkId. nil: name and version only.
 	Info func() marathon.Info
@@ -182,6 +185,7 @@ func (s *server) routes() {
 	s.mux.HandleFunc("GET /v2/leader", s.leader) // standbys answer it too
 	s.handle("DELETE /v2/leader", s.abdicate)
 	s.handle("/v2/events", s.events)
+	s.handle("GET /agent/", s.agent)
 
 	s.handle("/", s.notFound)
 }
