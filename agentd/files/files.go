@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -201,7 +202,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request) {
 		}
 		buf := make([]byte, min(n, MaxReadLength))
 		got, err := f.ReadAt(buf, offset)
-		if got == 0 && err != nil {
+		if err != nil && !errors.Is(err, io.EOF) { // EOF: the file shrank meanwhile (rotated)
 			writeError(w, fail(http.StatusInternalServerError, "reading %s: %v", t.name, err))
 			return
 		}

@@ -319,3 +319,24 @@ func TestLargeFile(t *testing.T) {
 		t.Errorf("Content-Length = %d, want %d", resp.ContentLength, content.Len())
 	}
 }
+
+// BenchmarkReadPage measures one full /files/read page of a log, the
+// request a log viewer repeats while tailing.
+func BenchmarkReadPage(b *testing.B) {
+	base := filepath.Join(b.TempDir(), "tasks")
+	sb := filepath.Join(base, "fw_t", "sandbox")
+	os.MkdirAll(sb, 0o755)
+	os.WriteFile(filepath.Join(sb, "stdout"), bytes.Repeat([]byte("a log line of some length\n"), 100_000), 0o644)
+	h := files.New(func(string) (files.Location, bool) {
+		return files.Location{Base: base, Sandbox: "fw_t/sandbox", Rest: "stdout"}, true
+	})
+	target := "/files/read?" + url.Values{"path": {sb + "/stdout"}, "offset": {"1000"}}.Encode()
+	b.SetBytes(files.MaxReadLength)
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+		if w.Code != 200 {
+			b.Fatal(w.Code, w.Body)
+		}
+	}
+}
