@@ -47,10 +47,11 @@ type Elector struct {
 	ttl time.Duration
 	log *slog.Logger
 
-	mu        sync.Mutex // guards self, campaigns, leader, leading and resign
+	mu        sync.Mutex // guards self, campaigns, leader, changes, leading and resign
 	self      Info
 	campaigns int
 	leader    *Info
+	changes   uint64 // leader changes observed
 	leading   bool
 	resign    context.CancelFunc
 	changed   chan struct{} // closed and replaced on every leader change
@@ -102,6 +103,14 @@ func (e *Elector) Changed() <-chan struct{} {
 	return e.changed
 }
 
+// Changes returns how many times this master saw a new leader elected,
+// the first one it saw included.
+func (e *Elector) Changes() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.changes
+}
+
 // Abdicate gives up leadership if held; another master (or this one again)
 // is elected afterwards.
 func (e *Elector) Abdicate() bool {
@@ -118,6 +127,9 @@ func (e *Elector) setLeader(l *Info) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.leader = l
+	if l != nil {
+		e.changes++
+	}
 	close(e.changed)
 	e.changed = make(chan struct{})
 }

@@ -185,7 +185,10 @@ func (m *Master) Call(ctx context.Context, call mesos.Call) error {
 		if call.Decline == nil {
 			return errors.New("DECLINE call without decline")
 		}
-		return m.alloc.Decline(call.FrameworkID, call.Decline.OfferIDs, refuse(call.Decline.Filters), now)
+		if err := m.alloc.Decline(call.FrameworkID, call.Decline.OfferIDs, refuse(call.Decline.Filters), now); err != nil {
+			return err
+		}
+		m.counts.declined += uint64(len(call.Decline.OfferIDs))
 	case mesos.CallSuppress:
 		m.alloc.Suppress(call.FrameworkID)
 	case mesos.CallRevive:
@@ -270,6 +273,7 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 		for _, ti := range launches {
 			t := &task{info: ti, frameworkID: fid}
 			f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: ptr(masterStatus(t, agentID, mesos.TaskDropped, mesos.ReasonInvalidOffers, invalid, now))})
+			m.ended(mesos.TaskDropped)
 		}
 		var valid []string
 		for _, id := range acc.OfferIDs {
@@ -288,6 +292,7 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 		t := &task{info: ti, frameworkID: fid}
 		if why := m.invalidTask(f, ti, agentID, left); why != "" {
 			f.send(mesos.Event{Type: mesos.EventTypeUpdate, Update: ptr(masterStatus(t, agentID, mesos.TaskError, mesos.ReasonTaskInvalid, why, now))})
+			m.ended(mesos.TaskError)
 			continue
 		}
 		left, used = left.Sub(ti.Resources), used.Add(ti.Resources)

@@ -16,6 +16,8 @@ import (
 	"corral/masterd/offer"
 	"corral/masterd/state"
 	"corral/mesos"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config tunes the master. Names and defaults follow the Mesos master flags.
@@ -32,6 +34,9 @@ type Config struct {
 	Offers                 offer.Config
 	// Flags are echoed in /master/state.
 	Flags map[string]string
+	// AllocationTime, if set, observes each allocation cycle's duration
+	// in seconds.
+	AllocationTime prometheus.Observer
 }
 
 // DefaultConfig returns Mesos's defaults.
@@ -88,6 +93,7 @@ type Master struct {
 	nextFramework int
 	nextStream    int
 	closed        bool
+	counts        counters
 	opSubs        map[*operatorSub]struct{} // operator API subscribers (operator.go)
 }
 
@@ -224,6 +230,15 @@ func (m *Master) writeLoop(ctx context.Context) {
 func (m *Master) allocate(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	start := time.Now()
+	defer func() {
+		took := time.Since(start)
+		m.counts.allocations++
+		m.counts.lastAllocation = took
+		if m.cfg.AllocationTime != nil {
+			m.cfg.AllocationTime.Observe(took.Seconds())
+		}
+	}()
 	m.rescind(m.alloc.Expire(now))
 	byFramework := map[string][]mesos.Offer{}
 	for _, o := range m.alloc.Allocate(now) {
@@ -249,6 +264,7 @@ func (m *Master) allocate(now time.Time) {
 
 // rescind tells frameworks that offers are withdrawn. Caller holds m.mu.
 func (m *Master) rescind(offers []offer.Offer) {
+	m.counts.rescinded += uint64(len(offers))
 	for _, o := range offers {
 		if f := m.frameworks[o.FrameworkID]; f != nil {
 			f.send(mesos.Event{Type: mesos.EventTypeRescind, Rescind: &mesos.EventRescind{OfferID: o.ID}})

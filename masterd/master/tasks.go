@@ -136,6 +136,7 @@ func (m *Master) endTask(a *agent, t *task, st mesos.TaskStatus) {
 // resources back to the allocator. Caller holds m.mu.
 func (m *Master) finishTask(a *agent, t *task, st mesos.TaskStatus) {
 	t.record(st)
+	m.ended(st.State)
 	m.opTaskUpdated(t)
 	k := taskKey{t.frameworkID, t.info.TaskID}
 	if a != nil && a.tasks[k] == t {

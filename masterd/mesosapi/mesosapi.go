@@ -55,6 +55,10 @@ func New(el Leadership, current func() *master.Master) *Handler {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
+// Handle serves pattern with handler beside the Mesos API's own routes,
+// on this master whether or not it leads (/metrics, /metrics/snapshot).
+func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
 func health(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
 
 // redirect points at the leading master, as Mesos's /master/redirect does.

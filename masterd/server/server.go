@@ -25,8 +25,10 @@ import (
 	"corral/masterd/marathon/api"
 	"corral/masterd/marathon/events"
 	"corral/masterd/marathon/framework"
+	"corral/masterd/marathon/model"
 	"corral/masterd/master"
 	"corral/masterd/mesosapi"
+	"corral/masterd/metrics"
 	"corral/masterd/state"
 	"corral/mesos"
 
@@ -100,6 +102,8 @@ type Server struct {
 
 	mu      sync.Mutex // guards elector
 	elector *leader.Elector
+
+	metrics *metrics.Metrics
 }
 
 // New returns a server; Listen and Run start it.
@@ -107,8 +111,33 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, log: log, id: mesos.NewUUID()}, nil
+	s := &Server{cfg: cfg, log: log, id: mesos.NewUUID()}
+	s.metrics = metrics.New(metrics.Sources{
+		Master: s.current.Load,
+		Marathon: func() *model.View {
+			if t := s.marathon.Load(); t != nil {
+				return t.fw.View()
+			}
+			return nil
+		},
+		Leading: func() bool {
+			e := s.Elector()
+			return e != nil && e.IsLeader()
+		},
+		LeaderChanges: func() uint64 {
+			if e := s.Elector(); e != nil {
+				return e.Changes()
+			}
+			return 0
+		},
+	})
+	s.cfg.State.ObserveRequest = s.metrics.ObserveEtcd
+	s.cfg.Master.AllocationTime = s.metrics.AllocationTime
+	return s, nil
 }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 // ID returns this master's ID, a UUID as Mesos uses, that of its first
 // term; each later term has a new one (see leader.New).
@@ -173,7 +202,9 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	self := s.self()
 	api := mesosapi.New(el, s.current.Load)
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	api.Handle("GET /metrics", s.metrics.Handler())
+	api.Handle("GET /metrics/snapshot", s.metrics.SnapshotHandler())
+	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second}
 	// Agents may multiplex their streams over HTTP/2 without TLS; a
 	// simulated cluster of thousands of agents needs few sockets that way.
 	srv.Protocols = new(http.Protocols)
@@ -181,7 +212,7 @@ func (s *Server) Run(ctx context.Context) error {
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(s.ln) }()
-	msrv := &http.Server{Handler: mapi, ReadHeaderTimeout: 10 * time.Second}
+	msrv := &http.Server{Handler: s.metrics.Instrument("marathon", mapi), ReadHeaderTimeout: 10 * time.Second}
 	mserveErr := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {
@@ -295,6 +326,7 @@ type term struct {
 func (s *Server) marathonAPI(el *lazyElector) (http.Handler, error) {
 	cfg := api.DefaultConfig()
 	cfg.Credentials = s.cfg.HTTPCredentials
+	cfg.Metrics = s.metrics.Handler()
 	if s.cfg.TLSCert != "" {
 		roots, err := leaderRoots(s.cfg.TLSCert)
 		if err != nil {

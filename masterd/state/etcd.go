@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 )
 
 // Config says where the state lives.
@@ -48,6 +50,9 @@ type Config struct {
 	MaxRequestBytes int
 	// RequestTimeout bounds every read and write of the store.
 	RequestTimeout time.Duration
+	// ObserveRequest, if set, is told of every unary request to etcd
+	// (Range, Txn, LeaseGrant…) and how long it took.
+	ObserveRequest func(method string, took time.Duration)
 }
 
 // The embedded etcd takes changes of a few thousand apps, or of apps of a
@@ -171,6 +176,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		Logger:      zap.NewNop(), // masterd reports the errors that matter through slog
 		// gRPC's own limit (2 MiB) would refuse what etcd accepts.
 		MaxCallSendMsgSize: e.limits.MaxRequestBytes + grpcOverhead,
+		DialOptions:        observeRequests(cfg.ObserveRequest),
 	})
 	if err != nil {
 		e.Close()
@@ -243,4 +249,19 @@ func (e *Etcd) Close() {
 			e.server.Close()
 		}
 	})
+}
+
+// observeRequests times etcd's unary calls for cfg.ObserveRequest; the
+// method is the call's name without its service ("Range", "Txn").
+func observeRequests(observe func(string, time.Duration)) []grpc.DialOption {
+	if observe == nil {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(
+		func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			start := time.Now()
+			err := invoker(ctx, method, req, reply, cc, opts...)
+			observe(path.Base(method), time.Since(start))
+			return err
+		})}
 }

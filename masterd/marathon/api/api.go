@@ -55,6 +55,9 @@ type Config struct {
 	LeaderWait time.Duration
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64
+	// Metrics serves GET /metrics on this master, leading or not, behind
+	// the API's authentication; nil: the leader's 404.
+	Metrics http.Handler
 }
 
 // DefaultConfig returns Marathon's defaults: no auth, realm "Mesosphere",
@@ -186,6 +189,9 @@ func (s *server) routes() {
 	s.handle("DELETE /v2/leader", s.abdicate)
 	s.handle("/v2/events", s.events)
 	s.handle("GET /agent/", s.agent)
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics) // this master's own
+	}
 
 	s.handle("/", s.notFound)
 }
@@ -215,6 +221,7 @@ func (s *server) handle(pattern string, f handlerFunc) {
 // ServeHTTP authenticates the request, answers /ping and routes the rest.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/ping" {
+		r.Pattern = "/ping" // for metrics by route, as a ServeMux sets it
 		s.ping(w, r)
 		return
 	}
@@ -228,8 +235,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// absolute ID send such paths, PUTs and DELETEs too.
 		u := *r.URL
 		u.Path, u.RawPath = collapseSlashes(u.Path), ""
-		r = r.WithContext(r.Context())
-		r.URL = &u
+		r2 := r.WithContext(r.Context())
+		r2.URL = &u
+		s.mux.ServeHTTP(w, r2)
+		r.Pattern = r2.Pattern // for metrics by route
+		return
 	}
 	s.mux.ServeHTTP(w, r)
 }
