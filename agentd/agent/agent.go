@@ -50,9 +50,10 @@ type Agent struct {
 	mu      sync.Mutex // guards agentID
 	agentID string
 
-	link   *masterlink.Link
-	tasks  *task.Manager
-	status *status.Manager
+	link    *masterlink.Link
+	tasks   *task.Manager
+	status  *status.Manager
+	metrics *metrics
 }
 
 // New validates cfg and prepares the work directory. A changed boot ID
@@ -63,12 +64,14 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("creating --work-dir: %w", err)
 	}
 	a := &Agent{cfg: cfg, log: log}
+	a.metrics = newMetrics(a)
 	if err := a.checkBoot(); err != nil {
 		return nil, err
 	}
 	a.agentID = readString(a.metaPath("agent_id"))
 	cfg.Tasks.WorkDir, cfg.Tasks.Hostname, cfg.Tasks.IP = cfg.WorkDir, cfg.Hostname, cfg.IP
 	cfg.Tasks.AgentID = a.AgentID
+	cfg.Tasks.StartTime = a.metrics.startTime
 	cfg.Status.Dir = filepath.Join(cfg.WorkDir, "status")
 	st, err := status.Open(cfg.Status, a.sendUpdate, log.With("component", "status"))
 	if err != nil {
@@ -78,7 +81,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	tm, err := task.NewManager(cfg.Tasks, func(fid string, s mesos.TaskStatus) {
 		if _, err := a.status.Update(fid, s); err != nil {
 			a.log.Error("recording a status update", "task", s.TaskID, "state", s.State, "err", err)
+			return
 		}
+		a.metrics.observe(s)
 	}, log)
 	if err != nil {
 		return nil, err
@@ -241,10 +246,13 @@ func (a *Agent) sendUpdate(ctx context.Context, frameworkID string, st mesos.Tas
 	return a.link.Send(ctx, mesos.AgentCall{Type: mesos.AgentCallUpdate, Update: &mesos.AgentUpdate{FrameworkID: frameworkID, Status: st}})
 }
 
-// handler serves the agent's own endpoints: /health, /state and
-// /monitor/statistics (per-task cgroup usage, as the Mesos agent has it).
+// handler serves the agent's own endpoints: /health, /state,
+// /monitor/statistics (per-task cgroup usage, as the Mesos agent has it),
+// /metrics and /metrics/snapshot (metrics.go).
 func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.serveMetrics())
+	mux.HandleFunc("GET /metrics/snapshot", a.serveSnapshot)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /monitor/statistics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -360,6 +360,20 @@ func (m *Manager) Pending(taskID string) []mesos.TaskStatus {
 	return sts
 }
 
+// PendingCount returns how many updates, of every task, are not
+// acknowledged yet.
+func (m *Manager) PendingCount() int {
+	n := 0
+	for _, s := range m.all() {
+		s.mu.Lock()
+		if !s.removed {
+			n += len(s.pending)
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
 // Forget removes a task's stream and its files. It refuses while updates
 // are unacknowledged; normally a task is forgotten once Completed.
 func (m *Manager) Forget(taskID string) error {

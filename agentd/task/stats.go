@@ -18,16 +18,24 @@ type Statistics struct {
 	Statistics  map[string]any `json:"statistics"`
 }
 
-// Statistics reads the cgroup usage of every running task (linux
-// isolation only; posix tasks have no cgroup of their own).
-func (m *Manager) Statistics() []Statistics {
+// Usage is one running task's cgroup usage.
+type Usage struct {
+	FrameworkID string
+	TaskID      string
+	CPUsLimit   float64 // the task's cpus resource
+	isolation.Stats
+}
+
+// Usage reads the cgroup usage of every running task (linux isolation
+// only; posix tasks have no cgroup of their own).
+func (m *Manager) Usage() []Usage {
 	if m.cfg.Isolation != shim.Linux {
-		return []Statistics{}
+		return nil
 	}
 	rt, err := isolation.NewRuntime(filepath.Join(m.cfg.WorkDir, "containers"))
 	if err != nil {
 		m.log.Warn("reading task statistics", "err", err)
-		return []Statistics{}
+		return nil
 	}
 	m.mu.Lock()
 	var running []*Task
@@ -37,7 +45,7 @@ func (m *Manager) Statistics() []Statistics {
 		}
 	}
 	m.mu.Unlock()
-	out := []Statistics{}
+	var out []Usage
 	for _, t := range running {
 		c, err := rt.Load(containerID(t))
 		if err != nil {
@@ -47,18 +55,28 @@ func (m *Manager) Statistics() []Statistics {
 		if err != nil {
 			continue
 		}
+		out = append(out, Usage{FrameworkID: t.FrameworkID, TaskID: t.Info.TaskID,
+			CPUsLimit: t.Info.Resources.Scalar(mesos.CPUs), Stats: s})
+	}
+	return out
+}
+
+// Statistics is Usage as the Mesos agent's /monitor/statistics has it.
+func (m *Manager) Statistics() []Statistics {
+	out := []Statistics{}
+	for _, u := range m.Usage() {
 		out = append(out, Statistics{
-			ExecutorID: t.Info.TaskID, FrameworkID: t.FrameworkID, Source: t.Info.TaskID,
+			ExecutorID: u.TaskID, FrameworkID: u.FrameworkID, Source: u.TaskID,
 			Statistics: map[string]any{
 				"timestamp":             float64(time.Now().UnixNano()) / 1e9,
-				"cpus_user_time_secs":   s.CPUUserSeconds,
-				"cpus_system_time_secs": s.CPUSystemSeconds,
-				"cpus_limit":            t.Info.Resources.Scalar(mesos.CPUs),
-				"mem_total_bytes":       s.MemUsageBytes,
-				"mem_rss_bytes":         s.MemRSSBytes,
-				"mem_limit_bytes":       s.MemLimitBytes,
-				"processes":             s.Pids,
-				"mem_oom_kills":         s.OOMKills,
+				"cpus_user_time_secs":   u.CPUUserSeconds,
+				"cpus_system_time_secs": u.CPUSystemSeconds,
+				"cpus_limit":            u.CPUsLimit,
+				"mem_total_bytes":       u.MemUsageBytes,
+				"mem_rss_bytes":         u.MemRSSBytes,
+				"mem_limit_bytes":       u.MemLimitBytes,
+				"processes":             u.Pids,
+				"mem_oom_kills":         u.OOMKills,
 			},
 		})
 	}

@@ -25,6 +25,8 @@ import (
 	"corral/agentd/shim"
 	"corral/isolation"
 	"corral/mesos"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config says where tasks live and how they are isolated.
@@ -54,6 +56,9 @@ type Config struct {
 	// container up to the task running); the others wait their turn, in
 	// TASK_STARTING. 0 means no bound.
 	MaxStarting int
+	// StartTime, if set, observes how long each container took to start:
+	// from starting its shim to the task's process running, in seconds.
+	StartTime prometheus.Observer
 }
 
 // Validate checks the configuration.
@@ -101,6 +106,9 @@ type Task struct {
 	// net is the task's network, set before its shim starts (or when it
 	// is recovered) and not changed after.
 	net network.Attachment
+	// shimStarted is when launch started the shim; zero for recovered
+	// tasks. Only the launching goroutine uses it.
+	shimStarted time.Time
 
 	mu          sync.Mutex // guards state, killing, killed, killReason and killMessage
 	state       mesos.TaskState
@@ -267,6 +275,7 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 			c.Mounts = append(c.Mounts, isolation.Mount{Source: att.ResolvConf, Destination: "/etc/resolv.conf", ReadOnly: true})
 		}
 	}
+	t.shimStarted = time.Now()
 	cmd, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
 	if err != nil {
 		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
@@ -408,6 +417,9 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 			}
 			proc, running = p, true
 			started()
+			if m.cfg.StartTime != nil && !t.shimStarted.IsZero() {
+				m.cfg.StartTime.Observe(time.Since(t.shimStarted).Seconds())
+			}
 			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: m.containerStatus(t, p.TaskPID)})
 			m.startHealth(hctx, t)
 		}
