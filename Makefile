@@ -9,7 +9,7 @@ GO        ?= go
 BIN       := bin
 DAEMONS   := masterd agentd routerd
 TOOLS     := bench/simagents bench/containerstart
-RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... \
+RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... ./masterd/metrics/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
              ./cni/ipam/... ./cni/etcdipam/... \
              ./masterd/marathon/events/... ./masterd/marathon/api/... ./masterd/marathon/plan/... \
