@@ -14,7 +14,6 @@ import (
 // events since this master was elected (a new leader starts from zero, as
 // a Mesos master does).
 type Stats struct {
-	Elected           time.Time
 	AgentsActive      int // connected
 	AgentsInactive    int // registered, stream down
 	AgentsUnreachable int
@@ -51,7 +50,6 @@ func (m *Master) Stats() Stats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := Stats{
-		Elected:         m.start,
 		Tasks:           map[mesos.TaskState]int{},
 		Ended:           maps.Clone(m.counts.ended),
 		OffersDeclined:  m.counts.declined,

@@ -47,7 +47,7 @@ func queue(v *model.View) (apps, instances int) {
 	return apps, instances
 }
 
-// Snapshot renders the figures as Mesos's /metrics/snapshot: a flat object
+// snapshot renders the figures as Mesos's /metrics/snapshot: a flat object
 // of metric names and values. A standby has master/elected 0 and its
 // uptime only.
 func (f figures) snapshot() map[string]float64 {
