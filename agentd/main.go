@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -22,11 +23,13 @@ import (
 	"corral/agentd/agent"
 	"corral/agentd/fetch"
 	"corral/agentd/image"
+	"corral/agentd/masterlink"
 	"corral/agentd/network"
 	"corral/agentd/resources"
 	"corral/agentd/shim"
 	"corral/agentd/status"
 	"corral/agentd/task"
+	"corral/httpauth"
 	"corral/isolation"
 	"corral/mesos"
 )
@@ -71,6 +74,10 @@ func run() error {
 		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
 		maxStart   = flag.Int("max-starting-tasks", 2*runtime.NumCPU(), "tasks started at once; more wait their turn in TASK_STARTING (0: no bound)")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute; at most 1s while a master answers)")
+		secretFile = flag.String("secret-file", "", "file holding the agents' shared secret (masterd --agent-secret-file), sent with every call to the master")
+		tlsCert    = flag.String("tls-cert", "", "PEM client certificate presented to masters that require one (masterd --tls-ca); needs --tls-key")
+		tlsKey     = flag.String("tls-key", "", "PEM private key of --tls-cert")
+		tlsCA      = flag.String("tls-ca", "", "PEM CA certificates the masters' certificates are checked against; setting any --tls-* flag speaks HTTPS to the masters")
 
 		bridgeNet    = flag.String("bridge-network-name", network.DefaultBridgeNetwork, "network name that means container/bridge (Marathon's); other names are CNI networks")
 		bridgeName   = flag.String("bridge-name", network.DefaultBridgeName, "Linux bridge of container/bridge tasks")
@@ -99,6 +106,16 @@ func run() error {
 		log.Warn("!!! --isolation=posix: tasks run as plain processes WITHOUT containers, cgroup limits or a read-only root; use it for development only !!!")
 	default:
 		return fmt.Errorf("invalid --isolation %q, must be linux or posix", *isolate)
+	}
+	secret, err := httpauth.ReadSecret("--secret-file", *secretFile)
+	if err != nil {
+		return err
+	}
+	var masterTLS *tls.Config
+	if *tlsCert != "" || *tlsKey != "" || *tlsCA != "" {
+		if masterTLS, err = masterlink.ClientTLS(*tlsCert, *tlsKey, *tlsCA); err != nil {
+			return err
+		}
 	}
 	if *advertise != "" && net.ParseIP(*advertise) == nil {
 		return fmt.Errorf("invalid --advertise-ip %q, must be an IP address", *advertise)
@@ -163,7 +180,7 @@ func run() error {
 			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
-		MinBackoff: *minBackoff, MaxBackoff: time.Minute,
+		MinBackoff: *minBackoff, MaxBackoff: time.Minute, Secret: secret, TLS: masterTLS,
 	}, log)
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"corral/httpauth"
 	"corral/masterd/marathon/events"
 	"corral/masterd/marathon/framework"
 	"corral/masterd/master"
@@ -58,6 +59,13 @@ func run() error {
 		tlsKey        = flag.String("marathon-tls-key", "", "PEM private key of --marathon-tls-cert")
 		portMin       = flag.Uint("local-port-min", uint(fc.ServicePorts.Min), "lowest service port assigned to apps")
 		portMax       = flag.Uint("local-port-max", uint(fc.ServicePorts.Max), "highest service port assigned to apps")
+		agentSecret   = flag.String("agent-secret-file", "", "file holding the agents' shared secret, which every agent call must carry (agentd --secret-file); empty: any host can register as an agent")
+		mesosCert     = flag.String("tls-cert", "", "PEM certificate: serve the Mesos API (agents, /master/state) over HTTPS")
+		mesosKey      = flag.String("tls-key", "", "PEM private key of --tls-cert")
+		agentCA       = flag.String("tls-ca", "", "PEM CA certificates: agents must present a client certificate they signed (mutual TLS); an agent ID is bound to the certificate's subject")
+		etcdCA        = flag.String("etcd-cafile", "", "PEM CA certificates of the external etcd's server certificates")
+		etcdCert      = flag.String("etcd-certfile", "", "PEM client certificate for the external etcd (--client-cert-auth)")
+		etcdKey       = flag.String("etcd-keyfile", "", "PEM private key of --etcd-certfile")
 	)
 	flag.StringVar(&fc.Name, "framework-name", fc.Name, "name of the built-in Marathon framework")
 	flag.StringVar(&fc.User, "mesos-user", fc.User, "user Marathon tasks run as when the app names none (empty: the agent's)")
@@ -96,11 +104,19 @@ func run() error {
 	sc := state.DefaultConfig(*workDir)
 	sc.ClientURL, sc.PeerURL = *etcdClient, *etcdPeer
 	sc.MaxTxnOps, sc.MaxRequestBytes, sc.RequestTimeout = *etcdMaxOps, *etcdMaxBytes, *etcdTimeout
+	sc.CAFile, sc.CertFile, sc.KeyFile = *etcdCA, *etcdCert, *etcdKey
 	if *endpoints != "" {
 		sc.Endpoints = strings.Split(*endpoints, ",")
 	}
 	mc.Flags = map[string]string{}
 	flag.VisitAll(func(f *flag.Flag) { mc.Flags[strings.ReplaceAll(f.Name, "-", "_")] = f.Value.String() })
+	if *credentials != "" {
+		mc.Flags["http_credentials"] = "(hidden)" // /master/state must not hand them out
+	}
+	secret, err := httpauth.ReadSecret("--agent-secret-file", *agentSecret)
+	if err != nil {
+		return err
+	}
 
 	fc.ServicePorts.Min, fc.ServicePorts.Max = uint32(*portMin), uint32(*portMax)
 	if *portMin > 65535 || *portMax > 65535 {
@@ -120,6 +136,10 @@ func run() error {
 		HTTPCredentials: *credentials,
 		TLSCert:         *tlsCert,
 		TLSKey:          *tlsKey,
+		AgentSecret:     secret,
+		MesosTLSCert:    *mesosCert,
+		MesosTLSKey:     *mesosKey,
+		AgentCA:         *agentCA,
 	}, log)
 	if err != nil {
 		return err

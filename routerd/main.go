@@ -6,9 +6,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,7 +40,9 @@ func run() error {
 		ipSources    = flag.String("dns-ip-sources", strings.Join(cfg.DNS.Resolver.Records.IPSources, ","), "where a task's address comes from, in order: netinfo, mesos, docker, host")
 		resolvers    = flag.String("dns-resolvers", "", "comma-separated upstream DNS servers for names outside --dns-domain; empty: REFUSED")
 		ttl          = flag.Uint("dns-ttl", uint(cfg.DNS.Resolver.Records.TTL), "TTL of the resolver's records, in seconds")
+		mesosCA      = flag.String("mesos-tls-ca", "", "PEM CA certificates of the masters' Mesos port: the resolver reads it over HTTPS (masterd --tls-cert)")
 	)
+	flag.StringVar(&cfg.DNS.Source.Credentials, "mesos-credentials", "", "user:password for the masters' HTTP basic auth on the Mesos port (masterd --http-credentials)")
 	dns := &cfg.DNS
 	flag.StringVar(&dns.Resolver.Listen, "dns-listen", dns.Resolver.Listen, "address of the resolver (UDP and TCP); empty turns DNS off")
 	flag.StringVar(&dns.Resolver.HTTPListen, "dns-http-listen", dns.Resolver.HTTPListen, "address of Mesos-DNS's HTTP API (/v1/...); empty turns it off")
@@ -72,6 +77,15 @@ func run() error {
 		return fmt.Errorf("invalid --dns-ttl %d, must be in [0, %d]", *ttl, 1<<31-1)
 	}
 	dns.Resolver.Records.TTL = uint32(*ttl)
+	if *mesosCA != "" {
+		roots, err := readRoots(*mesosCA)
+		if err != nil {
+			return err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		dns.Source.Scheme, dns.Source.Client = "https", &http.Client{Transport: tr}
+	}
 	dns.Enabled = dns.Resolver.Listen != "" || dns.Resolver.HTTPListen != ""
 	d, err := daemon.New(cfg, log)
 	if err != nil {
@@ -94,4 +108,17 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// readRoots reads --mesos-tls-ca.
+func readRoots(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading --mesos-tls-ca: %w", err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("invalid --mesos-tls-ca %q: no PEM certificate", path)
+	}
+	return roots, nil
 }

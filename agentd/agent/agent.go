@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +40,10 @@ type Config struct {
 	Status     status.Config
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// Secret and TLS authenticate the agent to the masters (see
+	// masterlink.Config).
+	Secret string
+	TLS    *tls.Config
 }
 
 // Agent is one agentd.
@@ -103,7 +108,7 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 	}
 	link, err := masterlink.New(masterlink.Config{
 		Masters: cfg.Masters, Info: info, Tasks: a.reportedTasks,
-		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff,
+		MinBackoff: cfg.MinBackoff, MaxBackoff: cfg.MaxBackoff, Secret: cfg.Secret, TLS: cfg.TLS,
 	}, a.onEvent, log.With("component", "link"))
 	if err != nil {
 		if a.ln != nil {

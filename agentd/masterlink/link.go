@@ -8,6 +8,8 @@ package masterlink
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +17,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +45,13 @@ type Config struct {
 	// SubscribeTimeout bounds the wait for a master's SUBSCRIBED after
 	// dialling it; 0 means three default heartbeat intervals (45 s).
 	SubscribeTimeout time.Duration
+	// Secret, if set, is sent with every call as a bearer token (the
+	// master's --agent-secret-file), to standbys and the leader alike.
+	Secret string
+	// TLS, if set, speaks HTTPS to the masters with this configuration
+	// (the masters' CA, the agent's client certificate). A given Client
+	// must have been built with it.
+	TLS *tls.Config
 }
 
 // Validate checks the configuration.
@@ -99,6 +109,29 @@ func New(cfg Config, onEvent EventFunc, log *slog.Logger) (*Link, error) {
 	}
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{}
+		if cfg.TLS != nil {
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.TLSClientConfig = cfg.TLS
+			cfg.Client.Transport = tr
+		}
+	}
+	if cfg.Secret != "" {
+		// Go drops Authorization on a redirect to another host; a standby's
+		// 307 to the leader needs it as much as the standby did.
+		c := *cfg.Client
+		next := c.CheckRedirect
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if next != nil {
+				if err := next(req, via); err != nil {
+					return err
+				}
+			} else if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			req.Header.Set("Authorization", "Bearer "+cfg.Secret)
+			return nil
+		}
+		cfg.Client = &c
 	}
 	if cfg.ReachableBackoff == 0 {
 		cfg.ReachableBackoff = time.Second
@@ -204,11 +237,10 @@ func (l *Link) subscribe(ctx context.Context, master string) (result, error) {
 	}
 	idle := time.AfterFunc(timeout, cancel)
 	defer idle.Stop()
-	req, err := http.NewRequestWithContext(sctx, http.MethodPost, "http://"+master+mesos.AgentAPIPath, bytes.NewReader(body))
+	req, err := l.newRequest(sctx, master, body)
 	if err != nil {
 		return unreachable, err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	resp, err := l.cfg.Client.Do(req) // follows a standby's 307 to the leader
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
@@ -222,8 +254,10 @@ func (l *Link) subscribe(ctx context.Context, master string) (result, error) {
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		err := fmt.Errorf("subscribing at %s: %s: %s", master, resp.Status, strings.TrimSpace(string(msg)))
-		if resp.StatusCode == http.StatusBadRequest {
-			// Asking again soon will not change the master's mind.
+		switch resp.StatusCode {
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+			// Asking again soon will not change the master's mind (a
+			// refused secret or certificate, an ID another agent holds).
 			l.log.Error("master rejected registration", "master", master, "status", resp.Status, "reason", strings.TrimSpace(string(msg)))
 			return rejected, err
 		}
@@ -282,7 +316,7 @@ func (l *Link) heartbeat(ctx context.Context, drop context.CancelFunc, interval 
 			var se *StatusError
 			switch {
 			case err == nil || ctx.Err() != nil:
-			case errors.As(err, &se) && se.Code == http.StatusBadRequest:
+			case errors.As(err, &se) && (se.Code == http.StatusBadRequest || se.Code == http.StatusUnauthorized || se.Code == http.StatusForbidden):
 				l.log.Warn("master refused the heartbeat, subscribing again", "err", err)
 				drop()
 				return
@@ -291,6 +325,23 @@ func (l *Link) heartbeat(ctx context.Context, drop context.CancelFunc, interval 
 			}
 		}
 	}
+}
+
+// newRequest is an agent call to master, with the credentials.
+func (l *Link) newRequest(ctx context.Context, master string, body []byte) (*http.Request, error) {
+	scheme := "http://"
+	if l.cfg.TLS != nil {
+		scheme = "https://"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme+master+mesos.AgentAPIPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if l.cfg.Secret != "" {
+		req.Header.Set("Authorization", "Bearer "+l.cfg.Secret)
+	}
+	return req, nil
 }
 
 // ErrNotConnected is returned by Send while no stream is open.
@@ -322,11 +373,10 @@ func (l *Link) Send(ctx context.Context, call mesos.AgentCall) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+master+mesos.AgentAPIPath, bytes.NewReader(body))
+	req, err := l.newRequest(ctx, master, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(mesos.StreamIDHeader, stream)
 	resp, err := l.cfg.Client.Do(req)
 	if err != nil {
@@ -339,4 +389,33 @@ func (l *Link) Send(ctx context.Context, call mesos.AgentCall) error {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
+}
+
+// ClientTLS builds the TLS configuration of an agent's link from agentd's
+// flags: the masters' server certificates are checked against caFile (the
+// system's roots when empty), and certFile and keyFile, when given, are the
+// agent's client certificate for masters that require one (--tls-ca).
+func ClientTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("invalid --tls-cert/--tls-key: give both or neither")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading --tls-cert and --tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	if caFile != "" {
+		pemBytes, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("invalid --tls-ca %q: no PEM certificate", caFile)
+		}
+	}
+	return cfg, nil
 }

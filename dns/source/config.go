@@ -1,6 +1,7 @@
 package source
 
 import (
+	"corral/httpauth"
 	"errors"
 	"fmt"
 	"net"
@@ -35,9 +36,12 @@ type Config struct {
 	// MinBackoff and MaxBackoff bound the wait before connecting again after
 	// a failure; it doubles from MinBackoff up to MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
-	// Client, if set, makes the requests (for TLS or credentials); its
-	// Timeout must be 0, or it would cut the stream.
+	// Client, if set, makes the requests (for TLS); its Timeout must be 0,
+	// or it would cut the stream.
 	Client *http.Client `json:"-"`
+	// Credentials, "user:password", are sent to the masters with every
+	// request (HTTP basic auth, masterd's --http-credentials).
+	Credentials string `json:"-"`
 }
 
 // DefaultConfig returns the defaults: the local master, Mesos-DNS's refresh
@@ -68,6 +72,9 @@ func (c Config) Validate() error {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 			return fmt.Errorf("invalid master %q, port must be in [1, 65535]", m)
 		}
+	}
+	if err := httpauth.Check("--mesos-credentials", c.Credentials); err != nil {
+		return err
 	}
 	switch c.Scheme {
 	case "http", "https":

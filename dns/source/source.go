@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,25 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 	client := cfg.Client
 	if client == nil {
 		client = &http.Client{}
+	}
+	if cfg.Credentials != "" {
+		// Go drops Authorization on a redirect to another host: a
+		// standby's 307 to the leader needs it as much as the standby did.
+		c := *client
+		next := c.CheckRedirect
+		user, pass, _ := strings.Cut(cfg.Credentials, ":")
+		c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if next != nil {
+				if err := next(req, via); err != nil {
+					return err
+				}
+			} else if len(via) >= 10 {
+				return errors.New("stopped after 10 redirects")
+			}
+			req.SetBasicAuth(user, pass)
+			return nil
+		}
+		client = &c
 	}
 	probe := *client
 	probe.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -182,7 +202,7 @@ func (s *Source) findLeader(ctx context.Context) (string, error) {
 func (s *Source) redirect(ctx context.Context, master string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url(master, "/master/redirect"), nil)
+	req, err := s.newRequest(ctx, http.MethodGet, s.url(master, "/master/redirect"), nil)
 	if err != nil {
 		return "", fmt.Errorf("asking %s for the leader: %w", master, err)
 	}
@@ -207,6 +227,16 @@ func (s *Source) redirect(ctx context.Context, master string) (string, error) {
 		return master, nil
 	}
 	return "", fmt.Errorf("asking %s for the leader: %s", master, resp.Status)
+}
+
+// newRequest is a request to a master, with the credentials.
+func (s *Source) newRequest(ctx context.Context, method, url string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err == nil && s.cfg.Credentials != "" {
+		user, pass, _ := strings.Cut(s.cfg.Credentials, ":")
+		req.SetBasicAuth(user, pass)
+	}
+	return req, err
 }
 
 func (s *Source) url(hostport, path string) string {
@@ -234,7 +264,7 @@ func (s *Source) getStateOnce(ctx context.Context, master string) (mesos.MasterS
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.StateTimeout)
 	defer cancel()
 	var ms mesos.MasterState
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url(master, "/master/state"), nil)
+	req, err := s.newRequest(ctx, http.MethodGet, s.url(master, "/master/state"), nil)
 	if err != nil {
 		return ms, nil, fmt.Errorf("reading %s/master/state: %w", master, err)
 	}

@@ -164,7 +164,7 @@ func (s *Source) stream(ctx context.Context, leader string, st *state, emit func
 // subscribe opens the SUBSCRIBE stream under ctx; it waits RequestTimeout
 // at most for the answer's headers, then calls cancel.
 func (s *Source) subscribe(ctx context.Context, cancel context.CancelFunc, leader string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url(leader, mesos.OperatorAPIPath),
+	req, err := s.newRequest(ctx, http.MethodPost, s.url(leader, mesos.OperatorAPIPath),
 		strings.NewReader(`{"type":"SUBSCRIBE"}`))
 	if err != nil {
 		return nil, fmt.Errorf("subscribing to %s: %w", leader, err)

@@ -27,8 +27,9 @@ type agent struct {
 }
 
 type agentStream struct {
-	id string
-	q  *queue[mesos.AgentEvent]
+	id   string
+	host string // the peer's IP: a live agent's ID is taken over only from there
+	q    *queue[mesos.AgentEvent]
 }
 
 func (a *agent) active() bool { return a.stream != nil }
@@ -49,6 +50,10 @@ func (m *Master) ServeAgentAPI(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "agent calls must be POSTed", http.StatusMethodNotAllowed)
+		return
+	}
+	c, ok := m.authenticate(w, r)
+	if !ok {
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCallBytes))
@@ -74,16 +79,30 @@ func (m *Master) ServeAgentAPI(w http.ResponseWriter, r *http.Request) {
 		// The stream outlives the request body; closing it now frees the
 		// HTTP/2 receive buffer the body would otherwise pin.
 		r.Body.Close()
-		m.serveSubscribe(w, r, call.Subscribe)
+		m.serveSubscribe(w, r, c, call.Subscribe)
 	case mesos.AgentCallUpdate, mesos.AgentCallHeartbeat:
-		if err := m.agentCall(r.Header.Get(mesos.StreamIDHeader), call); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+		if err := m.agentCall(r.Header.Get(mesos.StreamIDHeader), c, call); err != nil {
+			m.refuse(w, r, call, err)
 			return
 		}
 		w.WriteHeader(http.StatusAccepted)
 	default:
 		http.Error(w, fmt.Sprintf("unknown agent call type %q, must be SUBSCRIBE, UPDATE or HEARTBEAT", call.Type), http.StatusBadRequest)
 	}
+}
+
+// refuse answers a call the master refused: 403 when the caller may not
+// act as it claims (logged: it holds the secret or a certificate, yet is
+// not who it says), 400 otherwise.
+func (m *Master) refuse(w http.ResponseWriter, r *http.Request, call mesos.AgentCall, err error) {
+	ae, ok := errors.AsType[*authError](err)
+	if !ok {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	m.log.Warn("agent call refused: not authorized", "reason", ae.msg, "remote", r.RemoteAddr,
+		"call", call.Type, "claimed_agent", claimedID(call), "claimed_hostname", claimedHost(call))
+	http.Error(w, "Forbidden: "+ae.msg, ae.code)
 }
 
 // validateSubscribe checks a registration before anything is recorded.
@@ -108,7 +127,7 @@ func validateSubscribe(s *mesos.AgentSubscribe) error {
 }
 
 // serveSubscribe registers or re-registers an agent and streams its events.
-func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, sub *mesos.AgentSubscribe) {
+func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, c caller, sub *mesos.AgentSubscribe) {
 	if err := validateSubscribe(sub); err != nil {
 		http.Error(w, "invalid registration: "+err.Error(), http.StatusBadRequest)
 		return
@@ -132,13 +151,21 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, sub *mes
 		info.ID = m.cfg.ID + "-S" + strconv.Itoa(m.nextAgent)
 		rec.Info.ID = info.ID
 	} else if old := m.agents[info.ID]; old != nil {
-		rec.RegisteredTime = old.rec.RegisteredTime
+		if err := m.authorizeSubscribe(c, old, info); err != nil {
+			m.mu.Unlock()
+			m.refuse(w, r, mesos.AgentCall{Type: mesos.AgentCallSubscribe, Subscribe: sub}, err)
+			return
+		}
+		rec.RegisteredTime, rec.Identity = old.rec.RegisteredTime, old.rec.Identity
 	} else {
 		// The registry holds every agent ID a master ever issued: an agent
 		// naming another chose it itself, and might take a live agent's.
 		m.mu.Unlock()
 		http.Error(w, fmt.Sprintf("invalid registration: agent ID %q was never issued by a master of this cluster; register without an ID (remove the agent's work directory)", info.ID), http.StatusBadRequest)
 		return
+	}
+	if rec.Identity == "" {
+		rec.Identity = c.identity // bound from now on, across failovers
 	}
 	m.mu.Unlock()
 
@@ -155,8 +182,22 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, sub *mes
 		http.Error(w, "master is stepping down", http.StatusServiceUnavailable)
 		return
 	}
+	if old := m.agents[info.ID]; old != nil {
+		// Another subscription of this ID may have won the race meanwhile.
+		if err := m.authorizeSubscribe(c, old, info); err != nil {
+			m.mu.Unlock()
+			m.refuse(w, r, mesos.AgentCall{Type: mesos.AgentCallSubscribe, Subscribe: sub}, err)
+			return
+		}
+	}
 	m.nextStream++
-	stream := &agentStream{id: fmt.Sprintf("%s-A%d", m.cfg.ID, m.nextStream), q: newQueue[mesos.AgentEvent]()}
+	// The stream ID authorizes the agent's calls: only the agent learns it,
+	// and it cannot be guessed from the master ID and a counter.
+	stream := &agentStream{
+		id:   fmt.Sprintf("%s-A%d-%s", m.cfg.ID, m.nextStream, mesos.NewUUID()),
+		host: c.host,
+		q:    newQueue[mesos.AgentEvent](),
+	}
 	stream.q.push(mesos.AgentEvent{Type: mesos.AgentEventSubscribed, Subscribed: &mesos.AgentSubscribed{
 		AgentID: info.ID, MasterID: m.cfg.ID, HeartbeatIntervalSeconds: m.cfg.AgentPingTimeout.Seconds(),
 	}})
@@ -302,12 +343,15 @@ func (m *Master) streamClosed(agentID string, s *agentStream) {
 }
 
 // agentCall handles UPDATE and HEARTBEAT on the agent's current stream.
-func (m *Master) agentCall(streamID string, call mesos.AgentCall) error {
+func (m *Master) agentCall(streamID string, c caller, call mesos.AgentCall) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a := m.agents[call.AgentID]
 	if a == nil {
 		return fmt.Errorf("unknown agent %q, subscribe first", call.AgentID)
+	}
+	if err := m.authorizeCall(c, call.AgentID, a); err != nil {
+		return err
 	}
 	if a.stream == nil || a.stream.id != streamID {
 		return fmt.Errorf("%s header %q is not agent %q's current stream, subscribe again", mesos.StreamIDHeader, streamID, call.AgentID)
@@ -318,6 +362,9 @@ func (m *Master) agentCall(streamID string, call mesos.AgentCall) error {
 	}
 	if call.Update == nil || call.Update.Status.TaskID == "" || call.Update.FrameworkID == "" || call.Update.Status.State == "" {
 		return errors.New("UPDATE call needs update.framework_id, update.status.task_id and update.status.state")
+	}
+	if err := m.authorizeUpdate(call.AgentID, a, call.Update); err != nil {
+		return err
 	}
 	m.statusFromAgent(call.AgentID, a, call.Update.FrameworkID, call.Update.Status)
 	return nil

@@ -37,6 +37,13 @@ type Config struct {
 	// AllocationTime, if set, observes each allocation cycle's duration
 	// in seconds.
 	AllocationTime prometheus.Observer
+	// AgentSecret, when set, is the shared secret every agent call must
+	// carry as a bearer token (masterd --agent-secret-file).
+	AgentSecret string
+	// AgentCerts requires every agent call to come with a client
+	// certificate the server verified (mutual TLS); an agent ID is bound
+	// to the subject of the certificate that first registered it.
+	AgentCerts bool
 }
 
 // DefaultConfig returns Mesos's defaults.

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"corral/httpauth"
 	"corral/marathon"
 	"corral/masterd/agentproxy"
 	"corral/masterd/leader"
@@ -50,6 +51,14 @@ type Config struct {
 	// ("user:password"); TLSCert and TLSKey serve it over HTTPS.
 	HTTPCredentials string
 	TLSCert, TLSKey string
+	// AgentSecret is the agents' shared secret: every agent call carries
+	// it as a bearer token. Empty lets any host that reaches Listen
+	// register as an agent (and be sent tasks, with their environment).
+	AgentSecret string
+	// MesosTLSCert and MesosTLSKey serve the Mesos port over TLS; AgentCA
+	// then requires every agent to present a certificate it signed, and
+	// binds each agent ID to its certificate's subject.
+	MesosTLSCert, MesosTLSKey, AgentCA string
 }
 
 // Validate checks the configuration without side effects.
@@ -75,7 +84,13 @@ func (c Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("invalid --marathon-tls-cert/--marathon-tls-key: give both or neither")
 	}
-	if err := api.CheckCredentials(c.HTTPCredentials); err != nil {
+	if (c.MesosTLSCert == "") != (c.MesosTLSKey == "") {
+		return errors.New("invalid --tls-cert/--tls-key: give both or neither")
+	}
+	if c.AgentCA != "" && c.MesosTLSCert == "" {
+		return errors.New("invalid --tls-ca: agents' certificates are checked over TLS, which needs --tls-cert and --tls-key")
+	}
+	if err := httpauth.Check("--http-credentials", c.HTTPCredentials); err != nil {
 		return err
 	}
 	if err := c.Marathon.Validate(); err != nil {
@@ -201,17 +216,36 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	self := s.self()
-	api := mesosapi.New(el, s.current.Load)
-	api.Handle("GET /metrics", s.metrics.Handler())
-	api.Handle("GET /metrics/snapshot", s.metrics.SnapshotHandler())
-	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second}
-	// Agents may multiplex their streams over HTTP/2 without TLS; a
+	mesosTLS, err := s.mesosTLS()
+	if err != nil {
+		s.ln.Close()
+		s.mln.Close()
+		return err
+	}
+	mux := mesosapi.New(el, s.current.Load)
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	mux.Handle("GET /metrics/snapshot", s.metrics.SnapshotHandler())
+	// Whatever the Mesos port serves needs the credentials, but probes,
+	// leader lookups and the agent protocol (see mesosapi.Open).
+	api := httpauth.Basic(s.cfg.HTTPCredentials, "mesos", mesosapi.Open, mux)
+	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second, TLSConfig: mesosTLS}
+	// Agents may multiplex their streams over HTTP/2 (without TLS too); a
 	// simulated cluster of thousands of agents needs few sockets that way.
 	srv.Protocols = new(http.Protocols)
 	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
 	srv.Protocols.SetUnencryptedHTTP2(true)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(s.ln) }()
+	go func() {
+		if mesosTLS != nil {
+			serveErr <- srv.ServeTLS(s.ln, "", "")
+		} else {
+			serveErr <- srv.Serve(s.ln)
+		}
+	}()
+	if s.cfg.AgentSecret == "" && s.cfg.AgentCA == "" {
+		s.log.Warn("agents are not authenticated: any host that reaches the Mesos port can register as an agent and be sent tasks with their environment; set --agent-secret-file (and agentd --secret-file)", "addr", s.ln.Addr().String())
+	}
 	msrv := &http.Server{Handler: s.metrics.Instrument("marathon", mapi), ReadHeaderTimeout: 10 * time.Second}
 	mserveErr := make(chan error, 1)
 	go func() {
@@ -275,6 +309,7 @@ func (s *Server) stopServing(srv *http.Server, serveErr <-chan error) {
 func (s *Server) lead(ctx context.Context, store *state.Store, self leader.Info) error {
 	cfg := s.cfg.Master
 	cfg.ID, cfg.Hostname, cfg.IP, cfg.Port = self.ID, self.Hostname, self.IP, self.Port
+	cfg.AgentSecret, cfg.AgentCerts = s.cfg.AgentSecret, s.cfg.AgentCA != ""
 	m, err := master.New(cfg, store, s.log)
 	if err != nil {
 		return err
@@ -354,6 +389,33 @@ func (s *Server) marathonAPI(el *lazyElector) (http.Handler, error) {
 	self := s.self()
 	cfg.Self = net.JoinHostPort(self.IP, strconv.Itoa(self.MarathonPort))
 	return api.New(cfg, &leadership{s: s, el: el}, s.log.With("component", "marathon-api")), nil
+}
+
+// mesosTLS is the Mesos port's TLS configuration, nil without
+// --tls-cert. With --tls-ca a client may present a certificate, which must
+// then be the CA's; the agent protocol requires one (master.Config.AgentCerts),
+// while readers of /master/state may come without.
+func (s *Server) mesosTLS() (*tls.Config, error) {
+	if s.cfg.MesosTLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.MesosTLSCert, s.cfg.MesosTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading --tls-cert and --tls-key: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.cfg.AgentCA != "" {
+		pemBytes, err := os.ReadFile(s.cfg.AgentCA)
+		if err != nil {
+			return nil, fmt.Errorf("reading --tls-ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pemBytes) {
+			return nil, fmt.Errorf("invalid --tls-ca %q: no PEM certificate", s.cfg.AgentCA)
+		}
+		cfg.ClientCAs, cfg.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
 
 // leaderRoots are the roots a standby verifies the leader's certificate

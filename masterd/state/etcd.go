@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -53,6 +54,10 @@ type Config struct {
 	// ObserveRequest, if set, is told of every unary request to etcd
 	// (Range, Txn, LeaseGrant…) and how long it took.
 	ObserveRequest func(method string, took time.Duration)
+	// CAFile, CertFile and KeyFile secure the connection to an external
+	// etcd: the CA its server certificates are checked against, and this
+	// client's certificate for a cluster started with --client-cert-auth.
+	CAFile, CertFile, KeyFile string
 }
 
 // The embedded etcd takes changes of a few thousand apps, or of apps of a
@@ -114,6 +119,12 @@ func (c Config) Validate() error {
 			return errors.New("invalid --etcd-endpoints: empty endpoint")
 		}
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return fmt.Errorf("invalid --etcd-certfile %q and --etcd-keyfile %q: give both or neither", c.CertFile, c.KeyFile)
+	}
+	if c.tls() && len(c.Endpoints) == 0 {
+		return errors.New("invalid --etcd-cafile/--etcd-certfile/--etcd-keyfile: they secure an external etcd, which needs --etcd-endpoints")
+	}
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("invalid etcd dial timeout %v, must be > 0", c.DialTimeout)
 	}
@@ -131,6 +142,9 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// tls reports whether the connection to etcd is secured.
+func (c Config) tls() bool { return c.CAFile != "" || c.CertFile != "" }
 
 // Etcd is a connection to the state store, and the embedded server when
 // there is one.
@@ -159,6 +173,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		return nil, err
 	}
 	e := &Etcd{limits: cfg.limits(), timeout: cfg.RequestTimeout}
+	var err error
 	endpoints := cfg.Endpoints
 	if len(endpoints) == 0 {
 		srv, err := startEmbedded(cfg)
@@ -169,7 +184,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		endpoints = []string{cfg.ClientURL}
 		log.Info("embedded etcd ready", "dir", filepath.Join(cfg.Dir, "etcd"), "client", cfg.ClientURL)
 	}
-	cli, err := clientv3.New(clientv3.Config{
+	cc := clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: cfg.DialTimeout,
 		Context:     ctx,
@@ -177,7 +192,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 		// gRPC's own limit (2 MiB) would refuse what etcd accepts.
 		MaxCallSendMsgSize: e.limits.MaxRequestBytes + grpcOverhead,
 		DialOptions:        observeRequests(cfg.ObserveRequest),
-	})
+	}
+	if cfg.tls() {
+		info := transport.TLSInfo{CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, TrustedCAFile: cfg.CAFile}
+		if cc.TLS, err = info.ClientConfig(); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("loading etcd's TLS files (--etcd-cafile, --etcd-certfile, --etcd-keyfile): %w", err)
+		}
+	}
+	cli, err := clientv3.New(cc)
 	if err != nil {
 		e.Close()
 		return nil, fmt.Errorf("connecting to etcd %v: %w", endpoints, err)

@@ -14,6 +14,10 @@ type Agent struct {
 	// Unreachable is set when the agent missed its heartbeats; its tasks were
 	// reported lost and will be killed if it comes back.
 	Unreachable time.Time `json:"unreachable,omitzero"`
+	// Identity is the subject of the client certificate that first
+	// registered the agent (mutual TLS on the agent protocol): no other
+	// certificate may take the agent ID over, on any master.
+	Identity string `json:"identity,omitempty"`
 }
 
 // Framework is the registry entry of a framework.

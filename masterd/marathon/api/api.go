@@ -12,7 +12,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"corral/httpauth"
 	"corral/marathon"
 )
 
@@ -74,7 +74,7 @@ func DefaultConfig() Config {
 
 // Validate checks the configuration.
 func (c Config) Validate() error {
-	if err := CheckCredentials(c.Credentials); err != nil {
+	if err := httpauth.Check("--http-credentials", c.Credentials); err != nil {
 		return err
 	}
 	switch {
@@ -86,27 +86,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid leader wait %v, must be >= 0", c.LeaderWait)
 	case c.MaxBodyBytes <= 0:
 		return fmt.Errorf("invalid maximum body size %d, must be > 0", c.MaxBodyBytes)
-	}
-	return nil
-}
-
-// CheckCredentials checks HTTP basic auth credentials as
-// --http-credentials takes them: empty (no auth) or "user:password" with
-// neither part empty. The password may hold colons. An empty user or
-// password is refused rather than served: with it no client could ever
-// authenticate.
-func CheckCredentials(s string) error {
-	if s == "" {
-		return nil
-	}
-	user, pass, ok := strings.Cut(s, ":")
-	switch {
-	case !ok:
-		return errors.New("invalid --http-credentials, must be user:password")
-	case user == "":
-		return errors.New("invalid --http-credentials: empty user, must be user:password")
-	case pass == "":
-		return errors.New("invalid --http-credentials: empty password, must be user:password")
 	}
 	return nil
 }

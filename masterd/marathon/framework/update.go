@@ -34,6 +34,15 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		f.flush(ctx)
 		return
 	}
+	if in.AgentID != "" && st.AgentID != "" && st.AgentID != in.AgentID {
+		// Another agent speaks of this task (the master refuses that for
+		// tasks it knows, but knows none of an agent that has not
+		// re-registered since a failover): the instance is not its to change.
+		f.log.Warn("ignoring a status update from another agent than the task's", "task", st.TaskID, "agent", st.AgentID, "task_agent", in.AgentID, "state", st.State)
+		f.mu.Unlock()
+		f.flush(ctx)
+		return
+	}
 	now := f.now()
 	in.seen = true
 	app, hasApp := f.root.Apps[in.AppID]
