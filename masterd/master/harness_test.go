@@ -1,7 +1,9 @@
 package master
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net/http"
@@ -47,6 +49,29 @@ type cluster struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 	config func(*Config)
+	logs   lockedBuffer // the masters' logs
+
+	// What startAgent's links authenticate with.
+	secret    string
+	clientTLS *tls.Config
+}
+
+// lockedBuffer collects log lines written from many goroutines.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func testConfig(id string) Config {
@@ -59,15 +84,27 @@ func testConfig(id string) Config {
 }
 
 func newCluster(t *testing.T, config func(*Config)) *cluster {
+	return newClusterTLS(t, config, nil)
+}
+
+// newClusterTLS serves the agent protocol over TLS with serverTLS, unless
+// it is nil.
+func newClusterTLS(t *testing.T, config func(*Config), serverTLS *tls.Config) *cluster {
 	e, _ := statetest.Start(t)
 	c := &cluster{t: t, store: state.NewStore(e.Client), config: config}
-	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if m := c.cur.Load(); m != nil {
 			m.ServeAgentAPI(w, r)
 			return
 		}
 		http.Error(w, "No leader elected", http.StatusServiceUnavailable)
 	}))
+	if serverTLS != nil {
+		c.srv.TLS = serverTLS
+		c.srv.StartTLS()
+	} else {
+		c.srv.Start()
+	}
 	t.Cleanup(c.srv.Close)
 	c.elect("m1")
 	t.Cleanup(c.depose)
@@ -81,7 +118,11 @@ func (c *cluster) elect(id string) *Master {
 	if c.config != nil {
 		c.config(&cfg)
 	}
-	m, err := New(cfg, c.store, testLog())
+	log := slog.New(slog.NewTextHandler(&c.logs, nil))
+	if os.Getenv("CORRAL_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(io.MultiWriter(os.Stderr, &c.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	m, err := New(cfg, c.store, log)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -108,7 +149,9 @@ func (c *cluster) depose() {
 
 func (c *cluster) master() *Master { return c.cur.Load() }
 
-func (c *cluster) addr() string { return strings.TrimPrefix(c.srv.URL, "http://") }
+func (c *cluster) addr() string {
+	return strings.TrimPrefix(strings.TrimPrefix(c.srv.URL, "http://"), "https://")
+}
 
 // testAgent is a simulated agent on a real link: it records events and
 // reports the tasks it was asked to launch.
@@ -141,6 +184,8 @@ func (c *cluster) startAgentAs(id, hostname, resources string, tasks []mesos.Tas
 		Tasks:      a.taskList,
 		MinBackoff: 10 * time.Millisecond,
 		MaxBackoff: 100 * time.Millisecond,
+		Secret:     c.secret,
+		TLS:        c.clientTLS,
 	}, a.onEvent, testLog())
 	if err != nil {
 		c.t.Fatal(err)
