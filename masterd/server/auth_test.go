@@ -228,6 +228,30 @@ func TestAgentSecretFile(t *testing.T) {
 		t.Error("masterd with --agent-secret-file warns that agents are not authenticated")
 	}
 
+	// The real agentd: with the secret file it registers, with a wrong
+	// one it does not.
+	wrongFile := filepath.Join(dir, "wrong-secret")
+	os.WriteFile(wrongFile, []byte("guess\n"), 0o600)
+	m := &marathonMaster{mesos: p.addr()}
+	startPosixAgentWith(t, []string{"--registration-backoff", "50ms", "--secret-file", wrongFile, "--hostname", "agentd-wrong"}, m)
+	startPosixAgentWith(t, []string{"--registration-backoff", "50ms", "--secret-file", secretFile, "--hostname", "agentd-right"}, m)
+	waitFor(t, 15*time.Second, "agentd with the secret file to register", func() bool {
+		st, _ := masterState(t, p.addr())
+		for _, a := range st.Slaves {
+			if a.Hostname == "agentd-right" && a.Active {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, 5*time.Second, "agentd with a wrong secret to be refused", func() bool {
+		return strings.Contains(log.String(), "claimed_hostname=agentd-wrong")
+	})
+	st, _ = masterState(t, p.addr())
+	if len(st.Slaves) != 2 {
+		t.Fatalf("agents = %+v, want h1 and agentd-right only", st.Slaves)
+	}
+
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, []byte("\n"), 0o600)
 	out, err := exec.Command(masterdBinary(t), "--agent-secret-file", empty).CombinedOutput()
