@@ -25,8 +25,14 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+# The agents' shared secret: masterd refuses agent calls without it.
+SECRET="$RUN_DIR/agent-secret"
+if [ ! -s "$SECRET" ]; then
+	(umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET")
+fi
+
 "$BIN/masterd" --work-dir "$RUN_DIR/master" --listen 127.0.0.1:5050 --marathon-listen 127.0.0.1:8080 \
-	--hostname 127.0.0.1 >"$RUN_DIR/masterd.log" 2>&1 &
+	--hostname 127.0.0.1 --agent-secret-file "$SECRET" >"$RUN_DIR/masterd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
 	curl -fsS -o /dev/null http://127.0.0.1:5050/master/state 2>/dev/null && break
@@ -35,7 +41,7 @@ done
 curl -fsS -o /dev/null http://127.0.0.1:5050/master/state || { echo "masterd did not start; see $RUN_DIR/masterd.log"; exit 1; }
 
 "$BIN/agentd" --master 127.0.0.1:5050 --work-dir "$RUN_DIR/agent" --listen 127.0.0.1:5051 \
-	--hostname 127.0.0.1 --advertise-ip 127.0.0.1 --isolation "$isolation" >"$RUN_DIR/agentd.log" 2>&1 &
+	--hostname 127.0.0.1 --advertise-ip 127.0.0.1 --isolation "$isolation" --secret-file "$SECRET" >"$RUN_DIR/agentd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
 	curl -fsS http://127.0.0.1:5050/master/state 2>/dev/null | grep -q '"active":true' && break
@@ -77,7 +83,7 @@ cat <<MSG
 Corral is running (logs in $RUN_DIR):
   masterd   Mesos API     http://127.0.0.1:5050/master/state
             Marathon API  http://127.0.0.1:8080/v2/apps
-  agentd    registered    http://127.0.0.1:5051/state   (isolation: $isolation)
+  agentd    registered    http://127.0.0.1:5051/state   (isolation: $isolation; agent secret in $SECRET)
   example   app /hello    tasks at: ${endpoints:-(still starting: curl http://127.0.0.1:8080/v2/apps/hello/tasks)}
             try:          curl http://${endpoints%% *}/
   routerd   service port  curl localhost:$service_port     (any node, any task of /hello)

@@ -25,8 +25,9 @@ type fleet struct {
 	wg         sync.WaitGroup
 }
 
-// newFleet prepares n agents named sim-<i> on rack r<i%10>.
-func newFleet(n int, master string, client *http.Client, log *slog.Logger) (*fleet, error) {
+// newFleet prepares n agents named sim-<i> on rack r<i%10>, which send
+// secret with their calls if it is set.
+func newFleet(n int, master string, client *http.Client, secret string, log *slog.Logger) (*fleet, error) {
 	res, err := mesos.ParseResources(agentResources)
 	if err != nil {
 		return nil, err
@@ -44,6 +45,7 @@ func newFleet(n int, master string, client *http.Client, log *slog.Logger) (*fle
 			Masters:    []string{master},
 			Info:       info,
 			Client:     client,
+			Secret:     secret,
 			MinBackoff: 250 * time.Millisecond,
 			MaxBackoff: 5 * time.Second,
 		}, func(_ context.Context, ev mesos.AgentEvent) {

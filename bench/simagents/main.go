@@ -34,6 +34,12 @@ type Config struct {
 	ActiveTimeout   time.Duration // wait this long for /master/state to show every agent active
 	StateSamples    int           // /master/state fetches timed after registration
 	HTTP1           bool          // agents speak HTTP/1.1, one connection per request in flight
+	// AgentSecret is sent by the agents as their bearer token, and given
+	// to a started masterd as its --agent-secret-file.
+	AgentSecret string
+	// CompareAuth runs the benchmark twice on fresh masterds, without and
+	// then with an agent secret, and prints what authentication costs.
+	CompareAuth bool
 }
 
 // DefaultConfig returns the defaults of the flags.
@@ -68,6 +74,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid -active-timeout %v, must be > 0", c.ActiveTimeout)
 	case c.StateSamples < 1:
 		return fmt.Errorf("invalid -state-samples %d, must be >= 1", c.StateSamples)
+	case c.CompareAuth && c.Masterd == "":
+		return errors.New("invalid -compare-auth: it starts a masterd without and one with a secret, so it needs -masterd")
+	case c.CompareAuth && c.AgentSecret != "":
+		return errors.New("invalid -compare-auth with -agent-secret: the comparison makes its own secret")
 	}
 	if c.Master != "" {
 		if _, _, err := net.SplitHostPort(c.Master); err != nil {
@@ -89,6 +99,8 @@ func main() {
 	flag.DurationVar(&cfg.ActiveTimeout, "active-timeout", cfg.ActiveTimeout, "wait this long for /master/state to list every registered agent active")
 	flag.IntVar(&cfg.StateSamples, "state-samples", cfg.StateSamples, "number of timed /master/state fetches after registration")
 	flag.BoolVar(&cfg.HTTP1, "http1", cfg.HTTP1, "agents use HTTP/1.1 (a connection per stream) instead of unencrypted HTTP/2")
+	flag.StringVar(&cfg.AgentSecret, "agent-secret", "", "agents authenticate with this secret (a started masterd gets it as --agent-secret-file)")
+	flag.BoolVar(&cfg.CompareAuth, "compare-auth", false, "run twice on fresh masterds, without and with an agent secret, and print the cost of authentication")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (the agents' links log at this level)")
 	flag.Parse()
 	if err := validate(cfg, *logLevel); err != nil {
@@ -100,7 +112,12 @@ func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	err := run(ctx, cfg, log, os.Stdout)
+	var err error
+	if cfg.CompareAuth {
+		err = compareAuth(ctx, cfg, log, os.Stdout)
+	} else {
+		_, err = run(ctx, cfg, log, os.Stdout)
+	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		err = errors.New("interrupted")
 	}

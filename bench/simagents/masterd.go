@@ -34,7 +34,8 @@ const readyTimeout = time.Minute
 
 // startMasterd runs bin on free loopback ports with a temporary work dir and
 // waits until it leads and serves /master/state.
-func startMasterd(ctx context.Context, bin string, ping time.Duration) (_ *masterProc, retErr error) {
+// A secret turns on agent authentication (--agent-secret-file).
+func startMasterd(ctx context.Context, bin string, ping time.Duration, secret string) (_ *masterProc, retErr error) {
 	dir, err := os.MkdirTemp("", "simagents-")
 	if err != nil {
 		return nil, fmt.Errorf("creating masterd's work dir: %w", err)
@@ -61,6 +62,13 @@ func startMasterd(ctx context.Context, bin string, ping time.Duration) (_ *maste
 	}
 	if ping > 0 {
 		args = append(args, "--agent-ping-timeout", ping.String())
+	}
+	if secret != "" {
+		path := filepath.Join(dir, "agent-secret")
+		if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("writing masterd's agent secret: %w", err)
+		}
+		args = append(args, "--agent-secret-file", path)
 	}
 	logPath := filepath.Join(dir, "masterd.log")
 	logFile, err := os.Create(logPath)

@@ -14,15 +14,15 @@ import (
 // run benchmarks one master: register the fleet, time /master/state, hold,
 // check. It prints the table to out and fails if an agent did not register
 // or was not active at the end.
-func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retErr error) {
+func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (sum summary, retErr error) {
 	rep := &report{}
 	master := cfg.Master
 	title := fmt.Sprintf("simagents: %d agents against the master at %s", cfg.Agents, master)
 	var proc *masterProc
 	if cfg.Masterd != "" {
-		p, err := startMasterd(ctx, cfg.Masterd, cfg.Ping)
+		p, err := startMasterd(ctx, cfg.Masterd, cfg.Ping, cfg.AgentSecret)
 		if err != nil {
-			return err
+			return sum, err
 		}
 		proc = p
 		defer func() {
@@ -36,6 +36,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 			ping = cfg.Ping.String()
 		}
 		title = fmt.Sprintf("simagents: %d agents against a started masterd (--agent-ping-timeout %s)", cfg.Agents, ping)
+		if cfg.AgentSecret != "" {
+			title += " with --agent-secret-file"
+		}
 	}
 
 	// /master/state is read as tools read it: plain HTTP/1.1, off the
@@ -43,15 +46,15 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	stateClient := &http.Client{Timeout: time.Minute}
 	before, err := fetchState(ctx, stateClient, master)
 	if err != nil {
-		return err
+		return sum, err
 	}
 
 	var st transportStats
 	client, tr := newAgentClient(cfg.HTTP1, &st)
 	defer tr.CloseIdleConnections()
-	fl, err := newFleet(cfg.Agents, master, client, log)
+	fl, err := newFleet(cfg.Agents, master, client, cfg.AgentSecret, log)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	agentCtx, stopAgents := context.WithCancel(ctx)
 	defer func() {
@@ -65,7 +68,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	reg := fl.register(agentCtx, regCtx, cfg.Parallel)
 	cancelReg()
 	if err := ctx.Err(); err != nil {
-		return err
+		return sum, err
 	}
 	var ids []string // of the registered agents
 	for _, id := range fl.ids() {
@@ -76,7 +79,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	registered := len(ids)
 	activeCheck, err := waitAllActive(ctx, stateClient, master, ids, cfg.ActiveTimeout)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	allActive := time.Since(regStart)
 	cpu1 := procCPU(proc)
@@ -93,9 +96,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	rep.add("registered", "%d of %d", registered, cfg.Agents)
 	rep.add("registration wall time", "%v", dur(reg.wall))
 	if reg.wall > 0 {
-		rep.add("registration rate", "%.0f agents/s", float64(reg.registered)/reg.wall.Seconds())
+		sum.regRate = float64(reg.registered) / reg.wall.Seconds()
+		rep.add("registration rate", "%.0f agents/s", sum.regRate)
 	}
 	p50, p99, pmax := percentiles(reg.latency)
+	sum.regP50, sum.regP99 = p50, p99
 	rep.add("registration latency p50 / p99 / max", "%v / %v / %v", dur(p50), dur(p99), dur(pmax))
 	if activeCheck.ok(registered) {
 		rep.add("until /master/state shows all registered active", "%v", dur(allActive))
@@ -105,6 +110,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	rep.add("agent TCP connections after registration", "%d open, %d dialed", st.open.Load(), st.dials.Load())
 	if proc != nil {
 		rep.add("masterd CPU during registration", "%v", dur(cpu1-cpu0))
+		sum.regCPU = cpu1 - cpu0
 	}
 
 	var lat []time.Duration
@@ -112,7 +118,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	for range cfg.StateSamples {
 		f, err := fetchState(ctx, stateClient, master)
 		if err != nil {
-			return err
+			return sum, err
 		}
 		lat = append(lat, f.latency)
 		size, listed = f.bytes, len(f.view.Slaves)
@@ -129,7 +135,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 		calls0, done0 := st.calls.Load(), st.callsDone()
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return sum, ctx.Err()
 		case <-time.After(cfg.Hold):
 		}
 		cpu3 := procCPU(proc)
@@ -138,15 +144,17 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 		rep.add("heartbeats during hold", "%d (%.0f/s)", calls, float64(calls)/cfg.Hold.Seconds())
 		p50, p99, pmax := percentiles(st.callLatencies(done0))
 		rep.add("heartbeat latency p50 / p99 / max", "%v / %v / %v", dur(p50), dur(p99), dur(pmax))
+		sum.hbP50, sum.hbP99, sum.holdCPU = p50, p99, 0
 		if proc != nil {
 			rep.add("masterd CPU during hold", "%v (%.0f%% of a core)", dur(cpu3-cpu2), 100*(cpu3-cpu2).Seconds()/cfg.Hold.Seconds())
+			sum.holdCPU = cpu3 - cpu2
 			rep.add("masterd RSS after hold", "%s", memString(proc))
 		}
 	}
 
 	end, err := fetchState(ctx, stateClient, master)
 	if err != nil {
-		return err
+		return sum, err
 	}
 	endCheck := end.view.check(fl.ids()) // late registrations count
 
@@ -183,9 +191,9 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	}
 	rep.add("result", "%s", map[bool]string{true: "PASS", false: "FAIL"}[len(problems) == 0])
 	if err := rep.write(out, title); err != nil {
-		return err
+		return sum, err
 	}
-	return errors.Join(problems...)
+	return sum, errors.Join(problems...)
 }
 
 // procCPU is masterd's CPU time so far, 0 when it is not ours to read.

@@ -138,7 +138,7 @@ func TestRun(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out); err != nil {
+	if _, err := run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out); err != nil {
 		t.Fatalf("run() = %v; output:\n%s", err, out.String())
 	}
 	for _, want := range []string{"| registered | 50 of 50 |", "| result | PASS |", "50 active, 0 inactive, 0 missing"} {

@@ -1,0 +1,130 @@
+package framework_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"corral/masterd/marathon/api"
+	"corral/masterd/marathon/framework"
+	"corral/masterd/marathon/model"
+	"corral/masterd/state"
+	"corral/masterd/state/statetest"
+	"corral/mesos"
+	"corral/tstest"
+)
+
+// scriptedMaster is a master the test speaks for: it hands the framework
+// the events the test sends and records the framework's calls.
+type scriptedMaster struct {
+	events chan mesos.Event
+	mu     sync.Mutex
+	calls  []mesos.Call
+}
+
+func (m *scriptedMaster) Subscribe(ctx context.Context, _ mesos.FrameworkInfo) (<-chan mesos.Event, error) {
+	return m.events, nil
+}
+
+func (m *scriptedMaster) Call(_ context.Context, c mesos.Call) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.calls = append(m.calls, c)
+	return nil
+}
+
+func (m *scriptedMaster) find(typ string) (mesos.Call, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.calls {
+		if c.Type == typ {
+			return c, true
+		}
+	}
+	return mesos.Call{}, false
+}
+
+func (m *scriptedMaster) count(typ string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range m.calls {
+		if c.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestUpdateFromAnotherAgentIgnored: a status update that names another
+// agent than the one the instance was launched on (a forged one the master
+// could not check: after a failover it knows no task of an agent that has
+// not re-registered yet) changes nothing: the instance stays running and
+// nothing is killed or launched in its place.
+func TestUpdateFromAnotherAgentIgnored(t *testing.T) {
+	e, _ := statetest.Start(t)
+	m := &scriptedMaster{events: make(chan mesos.Event, 16)}
+	cfg := framework.DefaultConfig()
+	fw, err := framework.New(cfg, state.NewStore(e.Client).WithLimits(embeddedLimits()), m, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	m.events <- mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{FrameworkID: "fw-1"}}
+	if _, err := fw.Deploy(ctx, func(r *model.Root) error {
+		a := app("/web", 0)
+		r.Apps[a.ID] = a
+		return nil
+	}, api.DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m.events <- mesos.Event{Type: mesos.EventTypeOffers, Offers: []mesos.Offer{{
+		ID: "o-1", FrameworkID: "fw-1", AgentID: "agent-a", Hostname: "host-a",
+		Resources: mesos.MustParseResources("cpus:4;mem:1024;ports:[31000-32000]"),
+	}}}
+	var taskID string
+	tstest.WaitFor(t, 5*time.Second, "the launch on agent-a", func() bool {
+		c, ok := m.find(mesos.CallAccept)
+		if ok {
+			taskID = c.Accept.Operations[0].Launch.TaskInfos[0].TaskID
+		}
+		return ok
+	})
+	m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{TaskID: taskID, AgentID: "agent-a", State: mesos.TaskRunning}}
+	running := func() bool {
+		task, ok := fw.View().Task(taskID)
+		return ok && task.State == string(mesos.TaskRunning) && task.SlaveID == "agent-a"
+	}
+	tstest.WaitFor(t, 5*time.Second, "the task running on agent-a", running)
+
+	m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{TaskID: taskID, AgentID: "agent-b", State: mesos.TaskFailed, UUID: "forged"}}
+	// A later genuine update is handled after the forged one.
+	m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{TaskID: taskID, AgentID: "agent-a", State: mesos.TaskRunning, UUID: "real"}}
+	tstest.WaitFor(t, 5*time.Second, "the genuine update's acknowledgement", func() bool {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for _, c := range m.calls {
+			if c.Type == mesos.CallAcknowledge && c.Acknowledge.UUID == "real" {
+				return true
+			}
+		}
+		return false
+	})
+	if !running() {
+		task, _ := fw.View().Task(taskID)
+		t.Fatalf("after TASK_FAILED from agent-b the task is %+v, want TASK_RUNNING on agent-a", task)
+	}
+	if n := m.count(mesos.CallAccept); n != 1 {
+		t.Errorf("%d launches, want the first only (no replacement)", n)
+	}
+	if c, ok := m.find(mesos.CallKill); ok {
+		t.Errorf("the framework killed %+v", c.Kill)
+	}
+}
