@@ -51,6 +51,8 @@ bench: DEB_PKGS += wrk haproxy nginx dnsperf knot
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./masterd/offer/
 	$(BIN)/simagents -masterd $(BIN)/masterd -agents 10000 -hold 20s -ping 5s
+	$(BIN)/simagents -masterd $(BIN)/masterd -agents 2000 -hold 10s -ping 2s -compare-auth -auth-rounds 3
+	$(GO) test -run '^$$' -bench 'AgentHeartbeat' -count 5 ./masterd/master/
 	$(BIN)/containerstart -n 50
 	$(GO) test -run '^$$' -bench . -benchtime 50x -count 3 ./cni/macvlan/
 	$(GO) test -run '^$$' -bench 'Launch100' -benchtime 3x ./masterd/marathon/

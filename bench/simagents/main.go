@@ -40,6 +40,7 @@ type Config struct {
 	// CompareAuth runs the benchmark twice on fresh masterds, without and
 	// then with an agent secret, and prints what authentication costs.
 	CompareAuth bool
+	AuthRounds  int // runs of each kind with CompareAuth
 }
 
 // DefaultConfig returns the defaults of the flags.
@@ -50,6 +51,7 @@ func DefaultConfig() Config {
 		RegisterTimeout: 5 * time.Minute,
 		ActiveTimeout:   time.Minute,
 		StateSamples:    5,
+		AuthRounds:      3,
 	}
 }
 
@@ -76,6 +78,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid -state-samples %d, must be >= 1", c.StateSamples)
 	case c.CompareAuth && c.Masterd == "":
 		return errors.New("invalid -compare-auth: it starts a masterd without and one with a secret, so it needs -masterd")
+	case c.AuthRounds < 1:
+		return fmt.Errorf("invalid -auth-rounds %d, must be >= 1", c.AuthRounds)
 	case c.CompareAuth && c.AgentSecret != "":
 		return errors.New("invalid -compare-auth with -agent-secret: the comparison makes its own secret")
 	}
@@ -100,7 +104,8 @@ func main() {
 	flag.IntVar(&cfg.StateSamples, "state-samples", cfg.StateSamples, "number of timed /master/state fetches after registration")
 	flag.BoolVar(&cfg.HTTP1, "http1", cfg.HTTP1, "agents use HTTP/1.1 (a connection per stream) instead of unencrypted HTTP/2")
 	flag.StringVar(&cfg.AgentSecret, "agent-secret", "", "agents authenticate with this secret (a started masterd gets it as --agent-secret-file)")
-	flag.BoolVar(&cfg.CompareAuth, "compare-auth", false, "run twice on fresh masterds, without and with an agent secret, and print the cost of authentication")
+	flag.BoolVar(&cfg.CompareAuth, "compare-auth", false, "run on fresh masterds without and with an agent secret, alternating, and print the cost of authentication")
+	flag.IntVar(&cfg.AuthRounds, "auth-rounds", cfg.AuthRounds, "with -compare-auth: runs of each kind (medians are compared)")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (the agents' links log at this level)")
 	flag.Parse()
 	if err := validate(cfg, *logLevel); err != nil {

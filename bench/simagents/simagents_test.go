@@ -166,3 +166,35 @@ func TestErrorKinds(t *testing.T) {
 		t.Errorf("errorKinds(2) = %q, want %q", got, want)
 	}
 }
+
+// TestCompareAuth runs a small fleet against a masterd without and one
+// with an agent secret and checks both pass and the comparison is printed.
+func TestCompareAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts masterd")
+	}
+	bin := filepath.Join(t.TempDir(), "masterd")
+	if out, err := exec.Command("go", "build", "-o", bin, "corral/masterd").CombinedOutput(); err != nil {
+		t.Fatalf("building masterd: %v\n%s", err, out)
+	}
+	cfg := DefaultConfig()
+	cfg.Masterd, cfg.Agents, cfg.Parallel, cfg.Hold, cfg.Ping = bin, 20, 10, time.Second, 500*time.Millisecond
+	cfg.CompareAuth, cfg.AuthRounds = true, 1
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := compareAuth(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), &out); err != nil {
+		t.Fatalf("compareAuth() = %v; output:\n%s", err, out.String())
+	}
+	for _, want := range []string{"with --agent-secret-file\n", "the cost of agent authentication, 20 agents", "| registration rate |", "| heartbeat latency p50 |"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if n := strings.Count(out.String(), "| result | PASS |"); n != 2 {
+		t.Errorf("%d passing runs, want 2:\n%s", n, out.String())
+	}
+	if n := strings.Count(out.String(), "| registered | 20 of 20 |"); n != 2 {
+		t.Errorf("%d runs registered every agent, want 2", n)
+	}
+}

@@ -42,7 +42,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // cluster is a real master over a real embedded etcd, served on loopback;
 // the HTTP server forwards to whichever master currently leads.
 type cluster struct {
-	t      *testing.T
+	t      testing.TB
 	store  *state.Store
 	srv    *httptest.Server
 	cur    atomic.Pointer[Master]
@@ -89,7 +89,7 @@ func newCluster(t *testing.T, config func(*Config)) *cluster {
 
 // newClusterTLS serves the agent protocol over TLS with serverTLS, unless
 // it is nil.
-func newClusterTLS(t *testing.T, config func(*Config), serverTLS *tls.Config) *cluster {
+func newClusterTLS(t testing.TB, config func(*Config), serverTLS *tls.Config) *cluster {
 	e, _ := statetest.Start(t)
 	c := &cluster{t: t, store: state.NewStore(e.Client), config: config}
 	c.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
