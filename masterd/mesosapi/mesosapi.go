@@ -58,6 +58,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Handle serves pattern with handler beside the Mesos API's own routes,
 // on this master whether or not it leads (/metrics, /metrics/snapshot).
 func (h *Handler) Handle(pattern string, handler http.Handler) { h.mux.Handle(pattern, handler) }
+
 // Open reports whether a request on the Mesos port needs no HTTP
 // credentials: the probes (/health, /master/health, /ping), finding the
 // leader (/master/redirect, which Mesos serves unauthenticated too), and the
