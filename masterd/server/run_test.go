@@ -18,12 +18,12 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-func testServer(t *testing.T, endpoint string) *Server {
+func testServer(t *testing.T, endpoint string, configure ...func(*Config)) *Server {
 	t.Helper()
 	mc := master.DefaultConfig()
 	mc.AllocationInterval = 50 * time.Millisecond
 	mc.AgentPingTimeout = time.Second
-	s, err := New(Config{
+	cfg := Config{
 		Listen:         "127.0.0.1:0",
 		MarathonListen: "127.0.0.1:0",
 		Hostname:       "127.0.0.1",
@@ -32,7 +32,11 @@ func testServer(t *testing.T, endpoint string) *Server {
 		Master:         mc,
 		Marathon:       framework.DefaultConfig(),
 		Events:         events.DefaultConfig(),
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	for _, c := range configure {
+		c(&cfg)
+	}
+	s, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
