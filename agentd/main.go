@@ -31,6 +31,7 @@ import (
 	"corral/agentd/task"
 	"corral/httpauth"
 	"corral/isolation"
+	"corral/logflag"
 	"corral/mesos"
 )
 
@@ -71,7 +72,6 @@ func run() error {
 		pidsLimit  = flag.Int64("task-pids-limit", 0, "maximum processes per task (0: no limit)")
 		logMax     = flag.Int64("task-log-max-bytes", 10<<20, "cap of each task's stdout and stderr file; a full file rotates (0: no cap)")
 		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
-		logLevel   = flag.String("log-level", "info", "debug, info, warn or error")
 		maxStart   = flag.Int("max-starting-tasks", 2*runtime.NumCPU(), "tasks started at once; more wait their turn in TASK_STARTING (0: no bound)")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute; at most 1s while a master answers)")
 		secretFile = flag.String("secret-file", "", "file holding the agents' shared secret (masterd --agent-secret-file), sent with every call to the master")
@@ -87,15 +87,12 @@ func run() error {
 		dnsResolver  = flag.String("dns-resolver", "", "nameserver in the /etc/resolv.conf of containers with their own network (default: the agent's IP)")
 		servicePorts = flag.String("service-ports", network.DefaultServicePorts.String(), "service ports that localhost inside a container forwards to the node's router")
 	)
+	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("invalid --log-level %q, must be debug, info, warn or error", *logLevel)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := logFlags.Logger(os.Stderr)
 
 	switch *isolate {
 	case shim.Linux:

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"corral/httpauth"
+	"corral/logflag"
 	"corral/masterd/marathon/events"
 	"corral/masterd/marathon/framework"
 	"corral/masterd/master"
@@ -53,7 +54,6 @@ func run() error {
 		weights       = flag.String("weights", "", "role weights for DRF, e.g. web=2,batch=1")
 		offerTimeout  = flag.Duration("offer-timeout", 0, "rescind offers outstanding longer than this (0: never)")
 		refuseSeconds = flag.Duration("refuse-seconds", mc.Offers.RefuseSeconds, "default filter for declined or unused resources")
-		logLevel      = flag.String("log-level", "info", "debug, info, warn or error")
 		credentials   = flag.String("http-credentials", "", "user:password required of Marathon API clients (HTTP basic auth); empty: no auth")
 		tlsCert       = flag.String("marathon-tls-cert", "", "PEM certificate: serve the Marathon API over HTTPS")
 		tlsKey        = flag.String("marathon-tls-key", "", "PEM private key of --marathon-tls-cert")
@@ -80,16 +80,13 @@ func run() error {
 	flag.DurationVar(&mc.AgentPingTimeout, "agent-ping-timeout", mc.AgentPingTimeout, "agent heartbeat interval; silence for this times --max-agent-ping-timeouts makes an agent unreachable")
 	flag.IntVar(&mc.MaxAgentPingTimeouts, "max-agent-ping-timeouts", mc.MaxAgentPingTimeouts, "missed heartbeats before an agent is unreachable")
 	flag.DurationVar(&mc.AgentReregisterTimeout, "agent-reregister-timeout", mc.AgentReregisterTimeout, "after an election, agents that do not re-register within this are unreachable")
+	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
 
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("invalid --log-level %q, must be debug, info, warn or error", *logLevel)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := logFlags.Logger(os.Stderr)
 
 	var err error
 	if mc.Offers.MinAllocatable, err = mesos.ParseMinAllocatable(*minAlloc); err != nil {

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"corral/logflag"
 	"corral/routerd/daemon"
 	"corral/routerd/watch"
 )
@@ -35,7 +36,6 @@ func run() error {
 		credentials  = flag.String("marathon-credentials", "", "user:password for Marathon's HTTP basic auth")
 		serviceBind  = flag.String("service-bind", cfg.Route.ServiceBind, "address the service-port listeners bind; empty: no service ports")
 		group        = flag.String("group", "*", "marathon-lb groups to route (comma-separated); * routes every app")
-		logLevel     = flag.String("log-level", "info", "debug, info, warn or error")
 		masters      = flag.String("masters", strings.Join(cfg.DNS.Source.Masters, ","), "comma-separated Mesos masters (host:port) the resolver follows")
 		ipSources    = flag.String("dns-ip-sources", strings.Join(cfg.DNS.Resolver.Records.IPSources, ","), "where a task's address comes from, in order: netinfo, mesos, docker, host")
 		resolvers    = flag.String("dns-resolvers", "", "comma-separated upstream DNS servers for names outside --dns-domain; empty: REFUSED")
@@ -55,15 +55,12 @@ func run() error {
 	flag.StringVar(&cfg.AdminListen, "admin-listen", cfg.AdminListen, "address of /_router/health, /_router/routes and /metrics; empty turns it off")
 	flag.DurationVar(&cfg.Watch.Resync, "marathon-resync", cfg.Watch.Resync, "full read of Marathon's apps this often, besides the event stream")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on stop, how long open connections may finish")
+	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("invalid --log-level %q, must be debug, info, warn or error", *logLevel)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := logFlags.Logger(os.Stderr)
 
 	cfg.Watch.URLs = watch.ParseURLs(*marathonURLs)
 	cfg.Routing = len(cfg.Watch.URLs) > 0

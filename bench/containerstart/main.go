@@ -37,6 +37,7 @@ import (
 
 	"corral/agentd/shim"
 	"corral/isolation"
+	"corral/logflag"
 )
 
 // init serves libcontainer's re-exec: a container's first process is this
@@ -134,16 +135,14 @@ func main() {
 	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up on a launch whose process is not running after this")
 	flag.Float64Var(&cfg.CPUs, "cpus", cfg.CPUs, "limit every container's CPU as a Corral task with this many cpus (shares, CFS quota); 0 = no limit")
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "parent of the temporary work directory (default: $TMPDIR or /tmp)")
-	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	logFlags := logflag.Register(flag.CommandLine, slog.LevelWarn)
 	flag.Parse()
 	cfg.Runtimes = strings.Split(*runtimes, ",")
-	if err := validate(cfg, *logLevel); err != nil {
+	if err := validate(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "containerstart:", err)
 		os.Exit(2)
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(*logLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := logFlags.Logger(os.Stderr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	err := run(ctx, cfg, log, os.Stdout)
@@ -157,13 +156,9 @@ func main() {
 	}
 }
 
-func validate(cfg Config, logLevel string) error {
+func validate(cfg Config) error {
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("invalid -log-level %q, must be debug, info, warn or error", logLevel)
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("needs root: containers need namespaces, cgroups and mounts")

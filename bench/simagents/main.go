@@ -20,6 +20,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"corral/logflag"
 )
 
 // Config is everything the flags set.
@@ -106,15 +108,13 @@ func main() {
 	flag.StringVar(&cfg.AgentSecret, "agent-secret", "", "agents authenticate with this secret (a started masterd gets it as --agent-secret-file)")
 	flag.BoolVar(&cfg.CompareAuth, "compare-auth", false, "run on fresh masterds without and with an agent secret, alternating, and print the cost of authentication")
 	flag.IntVar(&cfg.AuthRounds, "auth-rounds", cfg.AuthRounds, "with -compare-auth: runs of each kind (medians are compared)")
-	logLevel := flag.String("log-level", "warn", "debug, info, warn or error (the agents' links log at this level)")
+	logFlags := logflag.Register(flag.CommandLine, slog.LevelWarn)
 	flag.Parse()
-	if err := validate(cfg, *logLevel); err != nil {
+	if err := validate(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "simagents:", err)
 		os.Exit(2)
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(*logLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := logFlags.Logger(os.Stderr)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	var err error
@@ -133,13 +133,9 @@ func main() {
 	}
 }
 
-func validate(cfg Config, logLevel string) error {
+func validate(cfg Config) error {
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
-	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return fmt.Errorf("invalid -log-level %q, must be debug, info, warn or error", logLevel)
 	}
 	return cfg.Validate()
 }
