@@ -2,6 +2,8 @@
 #
 #   make run    build and start a single-node cluster on this machine
 #   make test   install or check what the tests need, then run them
+#   make install / uninstall   the daemons, CNI plugins, systemd units and
+#               /etc/default files (PREFIX=/usr/local, DESTDIR for staging)
 #
 # Packages whose tests exercise many goroutines run under the race detector.
 
@@ -18,8 +20,10 @@ RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./mas
 # Debian packages the tests need.
 DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins
 RUN_DIR   ?= $(CURDIR)/.run
+# systemd-analyze verifies the units.
+DEB_PKGS  += systemd
 
-.PHONY: all build test run bench lint deps clean
+.PHONY: all build test run bench lint deps clean install uninstall verify-units
 
 all: build
 
@@ -43,7 +47,7 @@ lint:
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-test: deps lint
+test: deps lint verify-units
 	$(GO) test -race -count=1 -timeout 15m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -vxF "$$($(GO) list $(RACE_PKGS))")
 
@@ -63,6 +67,8 @@ bench: deps build
 
 run: deps build
 	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh
+
+include deploy/install.mk
 
 clean:
 	rm -rf $(BIN) $(RUN_DIR)

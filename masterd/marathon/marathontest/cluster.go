@@ -79,8 +79,9 @@ type Cluster struct {
 	Dir      string
 	Marathon string // http://127.0.0.1:port of the Marathon API
 	Mesos    string // http://127.0.0.1:port of the Mesos API
-	procs    []*exec.Cmd
-	agentDir string
+	procs     []*exec.Cmd
+	agentDir  string
+	agentArgs []string // agentd's flags, for StartAgent
 }
 
 // Start runs a cluster until the test ends and waits for the agent to
@@ -119,6 +120,7 @@ func Start(t testing.TB, o Options) *Cluster {
 		"--registration-backoff", "50ms", "--log-level", "debug",
 	}, o.AgentArgs...)
 	os.MkdirAll(c.agentDir, 0o755)
+	c.agentArgs = aargs
 	c.start(filepath.Join(bin, "agentd"), aargs, "agentd.log")
 	t.Cleanup(c.stop)
 	c.WaitFor(30*time.Second, "the agent to register", func() bool {
