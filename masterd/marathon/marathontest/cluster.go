@@ -79,8 +79,9 @@ type Cluster struct {
 	Dir      string
 	Marathon string // http://127.0.0.1:port of the Marathon API
 	Mesos    string // http://127.0.0.1:port of the Mesos API
-	procs     []*exec.Cmd
-	agentDir  string
+	procs    []*exec.Cmd
+	agentDir string
+
 	agentArgs []string // agentd's flags, for StartAgent
 }
 
