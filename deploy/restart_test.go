@@ -44,7 +44,9 @@ func TestAgentdRestartKeepsTasks(t *testing.T) {
 	}
 	agentID := masterState(t, c).Slaves[0].ID
 
+	stopping := time.Now()
 	exit := c.StopAgent(syscall.SIGTERM, 30*time.Second)
+	stopped := time.Since(stopping)
 	if !exit.Success() {
 		t.Errorf("agentd exited with %v on SIGTERM, want a clean exit (0)", exit)
 	}
@@ -54,11 +56,13 @@ func TestAgentdRestartKeepsTasks(t *testing.T) {
 		}
 	}
 
+	starting := time.Now()
 	c.StartAgent()
 	c.WaitFor(30*time.Second, "agentd to re-register with its agent ID", func() bool {
 		st := masterState(t, c)
 		return len(st.Slaves) == 1 && st.Slaves[0].ID == agentID && st.Slaves[0].Active
 	})
+	t.Logf("agentd exited %v after SIGTERM; restarted, it was active again after %v", stopped.Round(time.Millisecond), time.Since(starting).Round(time.Millisecond))
 	if got := runningTasks(t, c, 2); !slices.Equal(got, tasks) {
 		t.Fatalf("after the restart Marathon runs %v, want the same tasks %v", got, tasks)
 	}
