@@ -58,10 +58,19 @@ func unitService(t *testing.T, path string) map[string][]string {
 	return out
 }
 
-// make runs make in the checkout with args and returns its output.
+// runMake runs make in the checkout with args and returns its output. The
+// variables of an enclosing make (make test PREFIX=…) and of the
+// environment do not reach it: the test chooses them.
 func runMake(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command("make", append([]string{"--no-print-directory", "-C", repoRoot(t)}, args...)...)
+	for _, kv := range os.Environ() {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "PREFIX", "DESTDIR", "UNITDIR", "BIN", "PURGE":
+		default:
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("make %s: %v\n%s", strings.Join(args, " "), err, out)
