@@ -33,9 +33,9 @@ type execUser struct {
 
 // containerConfig turns s into libcontainer's configuration. It starts from
 // runc's default spec (`runc spec`, specconv.Example) so namespaces, masked
-// and read-only paths, capabilities, no_new_privileges, /dev and the
-// pseudo file systems are what runc users know, and converts it the way runc
-// does (specconv.CreateLibcontainerConfig). hostRoot is the skeleton
+// and read-only paths, /dev and the pseudo file systems are what runc users
+// know, gives it Docker's capabilities and seccomp profile (see confine), and
+// converts it the way runc does (specconv.CreateLibcontainerConfig). hostRoot is the skeleton
 // directory host-root containers use as their root (see prepareHostRoot).
 func containerConfig(s *Spec, mode cgroupMode, hostRoot string) (*configs.Config, error) {
 	spec := specconv.Example()
@@ -44,6 +44,7 @@ func containerConfig(s *Spec, mode cgroupMode, hostRoot string) (*configs.Config
 	// caller's, as a Mesos task inherits the agent's.
 	spec.Process.Rlimits = nil
 	spec.Process.Terminal = false
+	confine(spec, s)
 
 	var (
 		rootfs    string

@@ -1,8 +1,9 @@
 // Package isolation runs a task in a container built by runc's libcontainer:
 // its own mount, PID, IPC and UTS namespaces (and a network namespace when
-// one is given), runc's default masked and read-only paths, capabilities and
-// no_new_privileges, and a cgroup at /corral/<id> limiting CPU, memory and
-// processes, on cgroup v2 or v1/hybrid hosts alike.
+// one is given), runc's default masked and read-only paths, Docker's default
+// capabilities and seccomp profile with no_new_privileges, and a cgroup at
+// /corral/<id> limiting CPU, memory and processes, on cgroup v2 or
+// v1/hybrid hosts alike.
 //
 // The root file system is either the host's own, read-only, with a writable
 // sandbox directory (a Mesos command task), or an unpacked image.
@@ -12,7 +13,9 @@
 // Load the container later to signal, inspect or destroy it. A binary that
 // uses this package must call Init first thing when run as "<binary> init",
 // should pin its main goroutine to the main thread (see Init), and must be
-// built with cgo (libcontainer's nsenter runs as a C constructor).
+// built with cgo (libcontainer's nsenter runs as a C constructor) and, to
+// filter system calls, with the "seccomp" build tag and libseccomp
+// (SeccompSupported).
 package isolation
 
 import (
@@ -21,6 +24,8 @@ import (
 	"io"
 	"path/filepath"
 	"syscall"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // SandboxPath is where the sandbox appears inside the container.
@@ -55,6 +60,12 @@ type Spec struct {
 	// same Destination as a default bind (/etc/resolv.conf, /etc/hosts)
 	// replaces it.
 	Mounts []Mount
+
+	// Seccomp is the container's system-call filter; nil is Docker's
+	// default profile (DefaultSeccomp). SeccompUnconfined runs the
+	// container without a filter, as Docker's seccomp=unconfined does.
+	Seccomp           *specs.LinuxSeccomp `json:",omitempty"`
+	SeccompUnconfined bool                `json:",omitempty"`
 }
 
 // Mount is a bind mount of a host path into the container.
@@ -123,6 +134,9 @@ func (s *Spec) Validate() error {
 	}
 	if s.PidsLimit < 0 {
 		return fmt.Errorf("invalid PidsLimit %d, must be >= 0", s.PidsLimit)
+	}
+	if s.SeccompUnconfined && s.Seccomp != nil {
+		return errors.New("invalid Seccomp: a profile given with SeccompUnconfined, set one or the other")
 	}
 	for i, m := range s.Mounts {
 		if !filepath.IsAbs(m.Source) || !filepath.IsAbs(m.Destination) {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,6 +38,7 @@ func TestSpecValidate(t *testing.T) {
 		{"negative mem", func(s *Spec) { s.MemMB = -2 }, "invalid MemMB -2"},
 		{"negative pids", func(s *Spec) { s.PidsLimit = -3 }, "invalid PidsLimit -3"},
 		{"relative mount", func(s *Spec) { s.Mounts = []Mount{{Source: "x", Destination: "/x"}} }, "invalid Mounts[0]"},
+		{"profile and unconfined", func(s *Spec) { s.Seccomp, s.SeccompUnconfined = &specs.LinuxSeccomp{}, true }, "invalid Seccomp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,8 +138,7 @@ ls /proc/1/root >/dev/null 2>&1 && echo proc=own
 	for _, want := range []string{
 		"pid=1", "hostname=box-1", "foo=bar baz", "cwd=" + SandboxPath,
 		"root=ro", "usr=ro", "sandbox=rw", "tmp=rw", "nameserver 192.0.2.53",
-		// runc's default set: CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE.
-		"CapEff:0000000020000420", "NoNewPrivs:1",
+		"CapEff:" + dockerCapMask, "NoNewPrivs:1",
 	} {
 		if !slices.Contains(strings.Split(out, "\n"), want) {
 			t.Errorf("container output lacks %q:\n%s", want, out)

@@ -64,6 +64,9 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Seccomp != nil && !SeccompSupported {
+		return nil, fmt.Errorf("starting container %s with a seccomp profile: %w", spec.ID, ErrSeccompUnsupported)
+	}
 	userRoot := cfg.Rootfs
 	if spec.HostRoot {
 		userRoot = "/"
