@@ -33,6 +33,8 @@ import (
 	"corral/isolation"
 	"corral/logflag"
 	"corral/mesos"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // init serves libcontainer's re-exec: a container's first process is this
@@ -86,6 +88,7 @@ func run() error {
 		cniPlugins   = flag.String("network-cni-plugins-dir", strings.Join(network.DefaultCNIPluginDirs, ":"), "colon-separated directories of CNI plugins (CNI_PATH)")
 		dnsResolver  = flag.String("dns-resolver", "", "nameserver in the /etc/resolv.conf of containers with their own network (default: the agent's IP)")
 		servicePorts = flag.String("service-ports", network.DefaultServicePorts.String(), "service ports that localhost inside a container forwards to the node's router")
+		seccompFlag  = flag.String("seccomp-profile", "default", "system-call filter of linux containers: default (Docker's), unconfined, or the path of a profile in the OCI format (a config.json's linux.seccomp); an app opts out with the label "+task.SeccompLabel+"=unconfined")
 	)
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
@@ -113,6 +116,18 @@ func run() error {
 		if masterTLS, err = masterlink.ClientTLS(*tlsCert, *tlsKey, *tlsCA); err != nil {
 			return err
 		}
+	}
+	seccompProfile, unconfined, err := seccompConfig(*seccompFlag)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *isolate != shim.Linux:
+	case unconfined:
+		log.Warn("--seccomp-profile=unconfined: containers run without a system-call filter")
+	case !isolation.SeccompSupported:
+		// Refused at the start rather than task by task.
+		return fmt.Errorf("--isolation=linux filters system calls: %w; or pass --seccomp-profile=unconfined to run every task unfiltered", isolation.ErrSeccompUnsupported)
 	}
 	if *advertise != "" && net.ParseIP(*advertise) == nil {
 		return fmt.Errorf("invalid --advertise-ip %q, must be an IP address", *advertise)
@@ -175,6 +190,7 @@ func run() error {
 			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
 			Fetch: fetch.DefaultConfig(), Poll: time.Second, MaxStarting: *maxStart,
 			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
+			Seccomp: seccompProfile, SeccompUnconfined: unconfined,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
 		MinBackoff: *minBackoff, MaxBackoff: time.Minute, Secret: secret, TLS: masterTLS,
@@ -186,6 +202,24 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return a.Run(ctx)
+}
+
+// seccompConfig reads --seccomp-profile: nil for Docker's default profile,
+// unconfined for none, or the profile in the named file.
+func seccompConfig(flagValue string) (_ *specs.LinuxSeccomp, unconfined bool, _ error) {
+	switch flagValue {
+	case "default":
+		return nil, false, nil
+	case "unconfined":
+		return nil, true, nil
+	case "":
+		return nil, false, fmt.Errorf("invalid --seccomp-profile %q, must be default, unconfined or a file", flagValue)
+	}
+	p, err := isolation.LoadSeccompProfile(flagValue)
+	if err != nil {
+		return nil, false, fmt.Errorf("invalid --seccomp-profile: %w", err)
+	}
+	return p, false, nil
 }
 
 // outboundIP is the local address used to reach the master, which is the

@@ -26,6 +26,7 @@ import (
 	"corral/isolation"
 	"corral/mesos"
 
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -59,6 +60,11 @@ type Config struct {
 	// StartTime, if set, observes how long each container took to start:
 	// from starting its shim to the task's process running, in seconds.
 	StartTime prometheus.Observer
+	// Seccomp is the system-call filter of linux containers, nil for
+	// Docker's default profile; SeccompUnconfined runs every task without
+	// one. A task opts out alone with the SeccompLabel label.
+	Seccomp           *specs.LinuxSeccomp
+	SeccompUnconfined bool
 }
 
 // Validate checks the configuration.
@@ -346,6 +352,15 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 	if info.Command != nil {
 		user = info.Command.User
 	}
+	unconfined, err := seccompUnconfined(info)
+	if err != nil {
+		return shim.Spec{}, err
+	}
+	unconfined = unconfined || m.cfg.SeccompUnconfined
+	profile := m.cfg.Seccomp
+	if unconfined {
+		profile = nil
+	}
 	return shim.Spec{
 		Isolation:   m.cfg.Isolation,
 		Root:        filepath.Join(m.cfg.WorkDir, "containers"),
@@ -365,6 +380,9 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 			PidsLimit: m.cfg.PidsLimit,
 			Stdout:    filepath.Join(t.sandboxDir(), "stdout"),
 			Stderr:    filepath.Join(t.sandboxDir(), "stderr"),
+
+			Seccomp:           profile,
+			SeccompUnconfined: unconfined,
 		},
 	}, nil
 }
