@@ -173,7 +173,7 @@ func TestRuncBundleCPU(t *testing.T) {
 		t.Run(fmt.Sprint(tt.cpus), func(t *testing.T) {
 			dir := t.TempDir()
 			w := &workDir{dir: dir, rootfs: filepath.Join(dir, "rootfs")}
-			l, err := newRuncLauncher(context.Background(), bin, tt.cpus, w)
+			l, err := newRuncLauncher(context.Background(), bin, tt.cpus, true, w)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,8 +21,10 @@ const shimExitTimeout = 15 * time.Second
 
 // corralSpec is the container both Corral runtimes start: the shared root
 // file system, stdout on the readiness FIFO, and no resource limits but the
-// CPU of a task with cpus (0: none), as runc's bundle has (see isolation.CPULimits).
-func corralSpec(w *workDir, id, stdout string, cpus float64) isolation.Spec {
+// CPU of a task with cpus (0: none), as runc's bundle has (see
+// isolation.CPULimits); with seccomp, Docker's default profile, as a task
+// gets it.
+func corralSpec(w *workDir, id, stdout string, cpus float64, seccomp bool) isolation.Spec {
 	return isolation.Spec{
 		ID:     id,
 		Args:   workload,
@@ -30,22 +32,25 @@ func corralSpec(w *workDir, id, stdout string, cpus float64) isolation.Spec {
 		Stdout: stdout,
 		Stderr: w.log(id),
 		CPUs:   cpus,
+
+		SeccompUnconfined: !seccomp,
 	}
 }
 
 // corralLauncher starts containers with isolation.Runtime.Start in this
 // process, which becomes their parent.
 type corralLauncher struct {
-	rt   *isolation.Runtime
-	w    *workDir
-	cpus float64 // the containers' Spec.CPUs
+	rt      *isolation.Runtime
+	w       *workDir
+	cpus    float64 // the containers' Spec.CPUs
+	seccomp bool    // the containers get the default seccomp profile
 
 	mu   sync.Mutex // guards live
 	live map[string]*isolation.Container
 }
 
-func newCorralLauncher(rt *isolation.Runtime, w *workDir, cpus float64) *corralLauncher {
-	return &corralLauncher{rt: rt, w: w, cpus: cpus, live: map[string]*isolation.Container{}}
+func newCorralLauncher(rt *isolation.Runtime, w *workDir, cpus float64, seccomp bool) *corralLauncher {
+	return &corralLauncher{rt: rt, w: w, cpus: cpus, seccomp: seccomp, live: map[string]*isolation.Container{}}
 }
 
 func (l *corralLauncher) name() string { return rtCorral }
@@ -53,7 +58,7 @@ func (l *corralLauncher) name() string { return rtCorral }
 func (l *corralLauncher) prepare(string) error { return nil }
 
 func (l *corralLauncher) launch(_ context.Context, id, stdout string) error {
-	c, err := l.rt.Start(corralSpec(l.w, id, stdout, l.cpus))
+	c, err := l.rt.Start(corralSpec(l.w, id, stdout, l.cpus, l.seccomp))
 	if err != nil {
 		return err
 	}
@@ -112,22 +117,23 @@ func removeLeftovers(rt *isolation.Runtime) error {
 // re-executed as `shim <run dir>` in its own session, which reads the spec,
 // calls isolation.Runtime.Start and stays the container's parent.
 type shimLauncher struct {
-	rt   *isolation.Runtime // the shims' runtime root, for cleaning up
-	root string             // rt's root, passed to the shims
-	self string             // this binary
-	w    *workDir
-	cpus float64 // the containers' Spec.CPUs
+	rt      *isolation.Runtime // the shims' runtime root, for cleaning up
+	root    string             // rt's root, passed to the shims
+	self    string             // this binary
+	w       *workDir
+	cpus    float64 // the containers' Spec.CPUs
+	seccomp bool    // the containers get the default seccomp profile
 
 	mu   sync.Mutex // guards live
 	live map[string]*exec.Cmd
 }
 
-func newShimLauncher(rt *isolation.Runtime, root string, w *workDir, cpus float64) (*shimLauncher, error) {
+func newShimLauncher(rt *isolation.Runtime, root string, w *workDir, cpus float64, seccomp bool) (*shimLauncher, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("finding this binary to run as the shim: %w", err)
 	}
-	return &shimLauncher{rt: rt, root: root, self: self, w: w, cpus: cpus, live: map[string]*exec.Cmd{}}, nil
+	return &shimLauncher{rt: rt, root: root, self: self, w: w, cpus: cpus, seccomp: seccomp, live: map[string]*exec.Cmd{}}, nil
 }
 
 func (l *shimLauncher) name() string { return rtShim }
@@ -146,7 +152,7 @@ func (l *shimLauncher) prepare(id string) error {
 func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
 	cmd, err := shim.Start(l.self, l.runDir(id), shim.Spec{
 		Isolation: shim.Linux,
-		Container: corralSpec(l.w, id, stdout, l.cpus),
+		Container: corralSpec(l.w, id, stdout, l.cpus, l.seccomp),
 		Root:      l.root,
 		// No grace: the workload ignores SIGTERM (it is PID 1 without a
 		// handler), and remove is timed like `runc delete -f`.

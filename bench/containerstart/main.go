@@ -17,6 +17,10 @@
 // ready, runc applies it from config.json before its init sets up the
 // container, so that work runs under the quota.
 //
+// Every container, runc's included, gets Docker's default capabilities and
+// seccomp profile, as agentd's tasks do; -seccomp=false measures them
+// without the filter.
+//
 //	containerstart -n 50 -concurrent 50
 //	containerstart -n 50 -concurrent 50 -cpus 0.01
 package main
@@ -71,6 +75,7 @@ type Config struct {
 	Busybox    string        // static busybox copied into the root file system
 	Timeout    time.Duration // per launch, from the call until the process runs
 	CPUs       float64       // CPU limits of a Corral task with this many cpus (see isolation.CPULimits); 0 = none
+	Seccomp    bool          // every container gets Docker's default seccomp profile, as a task does
 	Dir        string        // where the temporary work directory goes; "" = os.TempDir()
 }
 
@@ -84,6 +89,7 @@ func DefaultConfig() Config {
 		Runc:       "runc",
 		Busybox:    "/bin/busybox",
 		Timeout:    30 * time.Second,
+		Seccomp:    true,
 	}
 }
 
@@ -134,6 +140,7 @@ func main() {
 	flag.StringVar(&cfg.Busybox, "busybox", cfg.Busybox, "static busybox binary for the root file system (Debian: busybox-static)")
 	flag.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up on a launch whose process is not running after this")
 	flag.Float64Var(&cfg.CPUs, "cpus", cfg.CPUs, "limit every container's CPU as a Corral task with this many cpus (shares, CFS quota); 0 = no limit")
+	flag.BoolVar(&cfg.Seccomp, "seccomp", cfg.Seccomp, "give every container (runc's too) Docker's default seccomp profile, as agentd does; -seccomp=false for none")
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "parent of the temporary work directory (default: $TMPDIR or /tmp)")
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelWarn)
 	flag.Parse()

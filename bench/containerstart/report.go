@@ -51,6 +51,11 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	}
 	fmt.Fprintf(&b, " Root: a directory with busybox-static (from %s); process `%s`, stdout on a FIFO: running = its first byte read.", info.cfg.Busybox, strings.Join(quoteArgs(workload), " "))
 	b.WriteString(" " + cpuNote(info.cfg.CPUs))
+	if info.cfg.Seccomp {
+		b.WriteString(" Seccomp: Docker's default profile in every runtime.")
+	} else {
+		b.WriteString(" No seccomp filter.")
+	}
 	fmt.Fprintf(&b, " %d sequential launches per runtime, interleaved, after %d untimed; then %d at once.\n\n", info.cfg.N, info.cfg.Warmup, info.cfg.Concurrent)
 
 	var runc *result

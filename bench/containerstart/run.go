@@ -130,20 +130,20 @@ func newLauncher(ctx context.Context, name string, cfg Config, w *workDir) (laun
 		if err != nil {
 			return nil, err
 		}
-		return newCorralLauncher(rt, w, cfg.CPUs), nil
+		return newCorralLauncher(rt, w, cfg.CPUs, cfg.Seccomp), nil
 	case rtShim:
 		root := filepath.Join(w.dir, "shim-state")
 		rt, err := isolation.NewRuntime(root)
 		if err != nil {
 			return nil, err
 		}
-		l, err := newShimLauncher(rt, root, w, cfg.CPUs)
+		l, err := newShimLauncher(rt, root, w, cfg.CPUs, cfg.Seccomp)
 		if err != nil {
 			return nil, err
 		}
 		return l, nil
 	case rtRunc:
-		l, err := newRuncLauncher(ctx, cfg.Runc, cfg.CPUs, w)
+		l, err := newRuncLauncher(ctx, cfg.Runc, cfg.CPUs, cfg.Seccomp, w)
 		if err != nil {
 			return nil, err
 		}

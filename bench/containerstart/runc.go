@@ -37,8 +37,8 @@ type runcLauncher struct {
 
 // newRuncLauncher checks the runc binary and builds the bundle template
 // from `runc spec --rootless=false`, adjusted so the container is the one
-// isolation builds for corralSpec with cpus (see matchCorral).
-func newRuncLauncher(ctx context.Context, bin string, cpus float64, w *workDir) (*runcLauncher, error) {
+// isolation builds for corralSpec with cpus and seccomp (see matchCorral).
+func newRuncLauncher(ctx context.Context, bin string, cpus float64, seccomp bool, w *workDir) (*runcLauncher, error) {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		return nil, fmt.Errorf("finding -runc %q: %w (Debian: apt-get install runc)", bin, err)
@@ -63,7 +63,7 @@ func newRuncLauncher(ctx context.Context, bin string, cpus float64, w *workDir) 
 	if err := json.Unmarshal(b, &base); err != nil {
 		return nil, fmt.Errorf("decoding runc's default spec: %w", err)
 	}
-	if err := matchCorral(&base, w.rootfs, cpus); err != nil {
+	if err := matchCorral(&base, w.rootfs, cpus, seccomp); err != nil {
 		return nil, err
 	}
 	l := &runcLauncher{
@@ -77,10 +77,11 @@ func newRuncLauncher(ctx context.Context, bin string, cpus float64, w *workDir) 
 // builds from the same runc default (specconv.Example) for corralSpec:
 // the root file system read-write, no terminal, no rlimits, the host's
 // hostname and network, the host's resolver files bound read-only, the same
-// command and PATH, and the same CPU limits. runc applies those from the
-// start, while its init sets the container up; isolation only once its init
-// is ready.
-func matchCorral(s *specs.Spec, rootfs string, cpus float64) error {
+// command and PATH, the same CPU limits, Docker's capabilities and, with
+// seccomp, its seccomp profile. runc applies the CPU limits from the start,
+// while its init sets the container up; isolation only once its init is
+// ready.
+func matchCorral(s *specs.Spec, rootfs string, cpus float64, seccomp bool) error {
 	if s.Process == nil || s.Root == nil || s.Linux == nil {
 		return errors.New("runc's default spec lacks process, root or linux")
 	}
@@ -91,6 +92,12 @@ func matchCorral(s *specs.Spec, rootfs string, cpus float64) error {
 	s.Process.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 	s.Process.Cwd = "/"
 	s.Process.Rlimits = nil
+	caps := isolation.DefaultCapabilities
+	s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	s.Linux.Seccomp = nil
+	if seccomp {
+		s.Linux.Seccomp = isolation.DefaultSeccomp(caps)
+	}
 	var ns []specs.LinuxNamespace
 	for _, n := range s.Linux.Namespaces {
 		if n.Type != specs.NetworkNamespace {
