@@ -88,7 +88,7 @@ func run() error {
 		cniPlugins   = flag.String("network-cni-plugins-dir", strings.Join(network.DefaultCNIPluginDirs, ":"), "colon-separated directories of CNI plugins (CNI_PATH)")
 		dnsResolver  = flag.String("dns-resolver", "", "nameserver in the /etc/resolv.conf of containers with their own network (default: the agent's IP)")
 		servicePorts = flag.String("service-ports", network.DefaultServicePorts.String(), "service ports that localhost inside a container forwards to the node's router")
-		seccompFlag  = flag.String("seccomp-profile", "default", "system-call filter of linux containers: default (Docker's), unconfined, or the path of a profile in the OCI format (a config.json's linux.seccomp); an app opts out with the label "+task.SeccompLabel+"=unconfined")
+		seccompFlag  = flag.String("seccomp-profile", "default", "system-call filter of linux containers: default (Docker's), unconfined, or the path of a profile in the OCI format (a config.json's linux.seccomp); an app opts out with the label "+mesos.LabelSeccomp+"=unconfined")
 	)
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"corral/agentd/shim"
-	"corral/agentd/task"
 	"corral/masterd/master/mastertest"
 	"corral/mesos"
 )
@@ -40,8 +39,8 @@ func TestSeccompLabel(t *testing.T) {
 	id := agentID(t, m)
 
 	f.Launch(t, id, command("confined", "cpus:0.1;mem:32", seccompProbe))
-	f.Launch(t, id, withLabel(command("unconfined", "cpus:0.1;mem:32", seccompProbe), task.SeccompLabel, "unconfined"))
-	f.Launch(t, id, withLabel(command("misspelt", "cpus:0.1;mem:32", seccompProbe), task.SeccompLabel, "off"))
+	f.Launch(t, id, withLabel(command("unconfined", "cpus:0.1;mem:32", seccompProbe), mesos.LabelSeccomp, "unconfined"))
+	f.Launch(t, id, withLabel(command("misspelt", "cpus:0.1;mem:32", seccompProbe), mesos.LabelSeccomp, "off"))
 	f.WaitUpdate(t, 20*time.Second, "confined", mesos.TaskFinished)
 	f.WaitUpdate(t, 20*time.Second, "unconfined", mesos.TaskFinished)
 	invalid := f.WaitUpdate(t, 20*time.Second, "misspelt", mesos.TaskError)
@@ -55,10 +54,10 @@ func TestSeccompLabel(t *testing.T) {
 	}
 	box = sandbox(t, work, "unconfined")
 	if got := readFile(t, filepath.Join(box, "seccomp.txt")); got != "Seccomp:\t0" {
-		t.Errorf("%s=unconfined task: %q, want Seccomp: 0 (no filter)", task.SeccompLabel, got)
+		t.Errorf("%s=unconfined task: %q, want Seccomp: 0 (no filter)", mesos.LabelSeccomp, got)
 	}
 	if got := readFile(t, filepath.Join(box, "unshare.txt")); got != "created" {
-		t.Errorf("%s=unconfined task's unshare -U: %q, want it created", task.SeccompLabel, got)
+		t.Errorf("%s=unconfined task's unshare -U: %q, want it created", mesos.LabelSeccomp, got)
 	}
 	if !strings.Contains(invalid.Message, `invalid label CORRAL_SECCOMP="off", must be unconfined or default`) || invalid.Reason != mesos.ReasonTaskInvalid {
 		t.Errorf("misspelt label: TASK_ERROR %s %q, want REASON_TASK_INVALID naming the label and its values", invalid.Reason, invalid.Message)

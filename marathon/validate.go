@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"corral/mesos"
 )
 
 // Patterns of Marathon's RAML string types, and messages in the form of
@@ -166,6 +168,7 @@ func (a *App) ValidateWith(o Options) []ErrorDetail {
 	a.validateReadinessChecks(&d)
 	a.validateArtifacts(&d)
 	a.validateEnv(&d)
+	a.validateLabels(&d)
 	a.validateConstraints(&d)
 	a.validateScheduling(&d)
 	return d.list
@@ -619,6 +622,13 @@ func (a *App) validateEnv(d *details) {
 		if a.Secrets[name].Source == "" {
 			d.add("/secrets/"+name+"/source", msgMustNotBeEmpty)
 		}
+	}
+}
+
+// validateLabels checks the labels Corral's agents act on.
+func (a *App) validateLabels(d *details) {
+	if v, ok := a.Labels[mesos.LabelSeccomp]; ok {
+		enum(d, "/labels/"+mesos.LabelSeccomp, v, mesos.SeccompValues)
 	}
 }
 

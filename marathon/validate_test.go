@@ -147,6 +147,8 @@ func TestValidateRules(t *testing.T) {
 
 		// environment and secrets
 		{"env secret reference", `"env":{"PASSWORD":{"secret":"db"}}`, "/env/PASSWORD", "references an undefined secret named 'db'"},
+		// labels agents act on
+		{"seccomp label", `"labels":{"CORRAL_SECCOMP":"off"}`, "/labels/CORRAL_SECCOMP", "is not one of (unconfined,default)"},
 		{"secret source", `"secrets":{"db":{"source":""}}`, "/secrets/db/source", msgMustNotBeEmpty},
 
 		// constraints
@@ -218,6 +220,8 @@ func TestValidateAccepts(t *testing.T) {
 		`{"id":"/a","cmd":"x","env":{"PASSWORD":{"secret":"db"}},"secrets":{"db":{"source":"/db/password"}}}`,
 		`{"id":"/a","cmd":"x","unreachableStrategy":"disabled","killSelection":"OLDEST_FIRST","acceptedResourceRoles":["*","public"]}`,
 		`{"id":"/a","cmd":"x","labels":{"MARATHON_SINGLE_INSTANCE_APP":"true"},"upgradeStrategy":{"minimumHealthCapacity":0,"maximumOverCapacity":0}}`,
+		`{"id":"/a","cmd":"x","labels":{"CORRAL_SECCOMP":"unconfined"}}`,
+		`{"id":"/a","cmd":"x","labels":{"CORRAL_SECCOMP":"default"}}`,
 		`{"id":"/a","cmd":"x","networks":[{"name":"blue"},{"name":"red"}],"container":{"type":"MESOS","portMappings":[{"containerPort":80,"hostPort":0,"networkNames":["blue"]},{"containerPort":81}]}}`,
 		`{"id":"/a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"data","mode":"RW","persistent":{"size":10}}]}}`,
 		`{"id":"/a","cmd":"x","container":{"type":"MESOS","volumes":[{"containerPath":"/etc/a","hostPath":"/var/a","mode":"RO"}]}}`,

@@ -62,7 +62,7 @@ type Config struct {
 	StartTime prometheus.Observer
 	// Seccomp is the system-call filter of linux containers, nil for
 	// Docker's default profile; SeccompUnconfined runs every task without
-	// one. A task opts out alone with the SeccompLabel label.
+	// one. A task opts out alone with the mesos.LabelSeccomp label.
 	Seccomp           *specs.LinuxSeccomp
 	SeccompUnconfined bool
 }
