@@ -19,7 +19,7 @@ const testCredentials = "admin:s3cr:et"
 
 // api sends a JSON request to the cluster's Marathon API and returns the
 // status.
-func api(t *testing.T, c *marathontest.Cluster, method, path string, body any) int {
+func api(t testing.TB, c *marathontest.Cluster, method, path string, body any) int {
 	t.Helper()
 	var b []byte
 	if body != nil {
@@ -92,8 +92,15 @@ func TestUI(t *testing.T) {
 		clearAndType("#f-labels", "team=ui"),
 		choose("#f-health", "MESOS_HTTP"),
 	)
+	// Health checks every second, written in the JSON editor: the form
+	// follows it.
+	b.do("edit the JSON", chromedp.Evaluate[chromedp.Void](`(() => {
+		const e = document.querySelector('#json-editor'), a = JSON.parse(e.value);
+		Object.assign(a.healthChecks[0], {intervalSeconds: 1, delaySeconds: 0, gracePeriodSeconds: 10, timeoutSeconds: 1});
+		e.value = JSON.stringify(a, null, 2); e.dispatchEvent(new Event('input', {bubbles: true})); })()`))
 	b.waitJS(5*time.Second, "the JSON editor to follow the form", `(() => { const a = JSON.parse(document.querySelector('#json-editor').value);
-		return a.id === '/ui/web' && a.healthChecks[0].protocol === 'MESOS_HTTP' && a.portDefinitions[0].port === 0 && a.labels.team === 'ui'; })()`)
+		return a.id === '/ui/web' && a.healthChecks[0].protocol === 'MESOS_HTTP' && a.portDefinitions[0].port === 0 && a.labels.team === 'ui'
+		&& a.healthChecks[0].intervalSeconds === 1 && document.querySelector('#f-labels').value === 'team=ui'; })()`)
 	b.do("submit", chromedp.Click(chromedp.CSS("#submit-app")))
 	b.waitJS(10*time.Second, "the 422 beside cpus", `document.querySelector('[data-field="cpus"] .field-error')`)
 	b.do("scroll up", chromedp.Evaluate[chromedp.Void](`scrollTo(0, 0)`))

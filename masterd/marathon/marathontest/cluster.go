@@ -160,7 +160,7 @@ func Start(t testing.TB, o Options) *Cluster {
 				Active bool `json:"active"`
 			} `json:"slaves"`
 		}
-		return c.getJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
+		return c.GetJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
 	})
 	c.WaitFor(30*time.Second, "the Marathon API", func() bool {
 		req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/info", nil)
@@ -290,7 +290,8 @@ func (c *Cluster) selfSigned() (certPath, keyPath string) {
 	return certPath, keyPath
 }
 
-func (c *Cluster) getJSON(url string, v any) error {
+// GetJSON decodes the answer to GET url, an error unless it is 200.
+func (c *Cluster) GetJSON(url string, v any) error {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -309,7 +310,7 @@ func (c *Cluster) getJSON(url string, v any) error {
 // App returns GET /v2/apps/{id} with its embeds, or false when it fails.
 func (c *Cluster) App(id string) (marathon.AppInfo, bool) {
 	var v marathon.AppSingle
-	if err := c.getJSON(c.Marathon+"/v2/apps"+id, &v); err != nil {
+	if err := c.GetJSON(c.Marathon+"/v2/apps"+id, &v); err != nil {
 		return marathon.AppInfo{}, false
 	}
 	return v.App, true

@@ -113,7 +113,7 @@ function Versions({ app, setError }) {
         <td>${v !== app.version ? html`<button class="rollback" onClick=${() => rollback(v)}>Roll back to this</button>` : null}</td>
       </tr>`)}</tbody></table></div>
     ${diff ? html`<h3>Changes from A to B</h3><pre class="diff" aria-label="diff">${diff.map((l) =>
-      html`<span class=${'d' + l.op}>${l.op === '+' ? '+ ' : l.op === '-' ? '- ' : '  '}${l.text}\n</span>`)}</pre>` : null}`;
+      html`<span class=${'d' + l.op}>${(l.op === '=' ? '  ' : l.op + ' ') + l.text + '\n'}</span>`)}</pre>` : null}`;
 }
 
 function Failure({ f }) {
