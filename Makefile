@@ -18,7 +18,7 @@ RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./mas
              ./routerd/watch/... ./routerd/tcpproxy/... ./routerd/router/... ./routerd/daemon/... \
              ./routerd/httpproxy/... ./dns/resolver/... ./dns/source/...
 # Debian packages the tests need.
-DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins
+DEB_PKGS  := gcc curl util-linux iproute2 runc busybox-static containernetworking-plugins chromium
 RUN_DIR   ?= $(CURDIR)/.run
 # systemd-analyze verifies the units.
 DEB_PKGS  += systemd

@@ -40,14 +40,13 @@ func measureLoad(b *testing.B, br *browser, url string, n int) (interactive, fil
 	br.do("blank page", chromedp.Navigate("about:blank"))
 	start := time.Now()
 	br.do("open the apps page", chromedp.Navigate(url))
-	br.waitJS(30*time.Second, fmt.Sprintf("%d rows", n), fmt.Sprintf(`document.querySelectorAll('tr.app').length === %d`, n))
+	br.waitJS(30*time.Second, fmt.Sprintf("%d rows", n), fmt.Sprintf(`document.querySelectorAll('.row.app').length === %d`, n))
 	ms := eval[float64](br, `(async () => {
 		const t0 = performance.now(), box = document.querySelector('#app-search');
 		box.value = 'app-00'; box.dispatchEvent(new Event('input', {bubbles: true}));
-		while (document.querySelectorAll('tr.app').length !== 10) await new Promise(r => requestAnimationFrame(r));
+		while (document.querySelectorAll('.row.app').length !== 10) await new Promise(r => requestAnimationFrame(r));
 		return performance.now() - t0; })()`)
 	interactive = time.Since(start)
-	b.Logf("DEBUG %s", eval[string](br, `JSON.stringify([performance.now(), performance.getEntriesByType('resource').map(e => [e.name.replace(location.origin, ''), Math.round(e.startTime), Math.round(e.responseEnd), e.transferSize]), performance.getEntriesByType('navigation').map(e => [e.responseEnd, e.domContentLoadedEventEnd, e.loadEventEnd])])`))
 	return interactive, time.Duration(ms * float64(time.Millisecond))
 }
 
@@ -91,7 +90,7 @@ func BenchmarkAppsPageTasksChanging(b *testing.B) {
 	c.WaitFor(120*time.Second, "100 running tasks", running)
 	br := newBrowser(b, 1280, 900, b.TempDir())
 	br.do("open the apps page", chromedp.Navigate(c.Marathon+"/"))
-	br.waitJS(30*time.Second, "1000 rows", `document.querySelectorAll('tr.app').length === 1000`)
+	br.waitJS(30*time.Second, "1000 rows", `document.querySelectorAll('.row.app').length === 1000`)
 	eval[bool](br, `(() => { window.longest = 0; new PerformanceObserver((l) => { for (const e of l.getEntries()) longest = Math.max(longest, e.duration); })
 		.observe({type: 'longtask'}); return true; })()`)
 	var lat []float64
@@ -107,7 +106,7 @@ func BenchmarkAppsPageTasksChanging(b *testing.B) {
 			ms := eval[float64](br, fmt.Sprintf(`(async () => {
 				const t0 = performance.now(), box = document.querySelector('#app-search');
 				box.value = %q; box.dispatchEvent(new Event('input', {bubbles: true}));
-				while (document.querySelectorAll('tr.app').length !== %d) await new Promise(r => requestAnimationFrame(r));
+				while (document.querySelectorAll('.row.app').length !== %d) await new Promise(r => requestAnimationFrame(r));
 				return performance.now() - t0; })()`, q, want))
 			lat = append(lat, ms)
 			if i%3 == 2 && running() && benchDeploymentsDone(c) {

@@ -121,7 +121,7 @@ func TestUI(t *testing.T) {
 
 	// The apps page lists it with its status and group; search finds it.
 	b.do("apps page", chromedp.Navigate(withCredentials(c.Marathon, testCredentials)+"/#/apps"))
-	b.waitJS(10*time.Second, "the app in the list", `document.querySelector('tr.app[data-id="/ui/web"] .status.running')`)
+	b.waitJS(10*time.Second, "the app in the list", `document.querySelector('.row.app[data-id="/ui/web"] .status.running')`)
 	b.waitJS(5*time.Second, "the group in the tree", `[...document.querySelectorAll('.tree a')].some(a => a.textContent.startsWith('ui'))`)
 	b.do("search", clearAndType("#app-search", "team=ui"))
 	b.waitText(5*time.Second, "#app-count", "1 of 1 apps")
@@ -175,7 +175,7 @@ func TestUI(t *testing.T) {
 	b.do("destroy", chromedp.WaitVisible(chromedp.CSS("#destroy")), chromedp.Click(chromedp.CSS("#destroy")),
 		chromedp.WaitVisible(chromedp.CSS("#dialog-confirm")), chromedp.Click(chromedp.CSS("#dialog-confirm")))
 	b.waitJS(10*time.Second, "the apps page", `location.hash === '#/apps'`)
-	b.waitJS(30*time.Second, "the app to leave the list", `!document.querySelector('tr.app[data-id="/ui/web"]') && document.querySelector('tr.app[data-id="/ui/failing"]')`)
+	b.waitJS(30*time.Second, "the app to leave the list", `!document.querySelector('.row.app[data-id="/ui/web"]') && document.querySelector('.row.app[data-id="/ui/failing"]')`)
 	if s := api(t, c, http.MethodGet, "/v2/apps/ui/web", nil); s != http.StatusNotFound {
 		t.Errorf("GET /v2/apps/ui/web after destroying it = %d, want 404", s)
 	}

@@ -55,6 +55,7 @@ class Resource {
   watch(fn) {
     this.watchers.add(fn);
     if (this.stale) this.refresh();
+    else if (!this.inflight) queueMicrotask(fn); // read before anyone watched
     return () => this.watchers.delete(fn);
   }
   invalidate() {
@@ -141,6 +142,12 @@ function setConnection(state) {
 
 let source = null;
 let retry = 1000;
+
+// A page left for another (or kept in the back/forward cache) closes its
+// stream: browsers allow six connections per host over HTTP/1.1, and
+// streams held by pages no one sees would starve the next ones.
+addEventListener('pagehide', () => { if (source) { source.close(); source = null; } });
+addEventListener('pageshow', (e) => { if (e.persisted) connect(); });
 
 // connect follows /v2/events; a lost stream reconnects with backoff (the
 // browser retries network errors itself; a stream the server refused, such

@@ -1,16 +1,18 @@
 // What every page uses: Preact with htm, the store hook and small views.
-import { h, render } from 'preact';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { Component, h, render } from 'preact';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 
 export const html = htm.bind(h);
-export { render, useCallback, useEffect, useMemo, useRef, useState };
+export { Component, render, useCallback, useEffect, useMemo, useRef, useState };
 
 // useResource re-renders the component whenever the resource is read
 // again, and returns it.
 export function useResource(res) {
   const [, tick] = useState(0);
-  useEffect(() => {
+  // A layout effect subscribes before the first paint: data already read
+  // shows in the same frame.
+  useLayoutEffect(() => {
     if (!res) return undefined;
     return res.watch(() => tick((n) => n + 1));
   }, [res]);

@@ -1,7 +1,7 @@
 // The UI's shell: the navigation, the router (the location's hash, so a
 // reload or a shared link opens the same page) and the live connection.
 import { html, render, useEffect, useState } from './lib.js';
-import { connect, connection } from './api.js';
+import { connect, connection, store } from './api.js';
 import { AppsPage } from './apps.js';
 import { AppPage } from './app.js';
 import { AppForm } from './form.js';
@@ -64,6 +64,7 @@ function Shell() {
 }
 
 connect();
+if (route().path === '/apps') { store.apps.refresh(); store.queue.refresh(); } // before the first render
 const root = document.getElementById('root');
 root.textContent = ''; // the "Loading…" placeholder
 render(html`<${Shell} />`, root);
