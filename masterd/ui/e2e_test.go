@@ -113,6 +113,8 @@ func TestUI(t *testing.T) {
 	b.waitText(60*time.Second, "#instance-summary", "1 healthy")
 	b.waitJS(10*time.Second, "a healthy task", `document.querySelector('tr.task .status.healthy')`)
 
+	b.waitText(30*time.Second, "#app-status", "running") // the deployment is over
+
 	// Scale to 2 through the dialog.
 	b.do("scale", chromedp.Click(chromedp.CSS("#scale")), chromedp.WaitVisible(chromedp.CSS("dialog input")),
 		clearAndType("dialog input", "2"), chromedp.Click(chromedp.CSS("#dialog-confirm")))
@@ -154,7 +156,9 @@ func TestUI(t *testing.T) {
 	b.shot("versions")
 	b.do("roll back to the first version", chromedp.Click(chromedp.CSS("tr.version:last-child button.rollback")),
 		chromedp.WaitVisible(chromedp.CSS("#dialog-confirm")), chromedp.Click(chromedp.CSS("#dialog-confirm")))
-	waitApp(t, c, "/ui/web", func(a marathon.AppInfo) bool { return strings.Contains(a.Cmd, "hello-from-the-ui") })
+	waitApp(t, c, "/ui/web", func(a marathon.AppInfo) bool {
+		return strings.Contains(a.Cmd, "hello-from-the-ui") && a.Counts != nil && a.Counts.Healthy == a.Instances && len(a.Deployments) == 0
+	})
 	b.do("configuration tab", chromedp.Click(chromedp.CSS(`a[href$="?tab=config"]`)))
 	b.waitText(10*time.Second, "pre.json", "hello-from-the-ui")
 
