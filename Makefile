@@ -18,7 +18,7 @@ RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./mas
              ./routerd/watch/... ./routerd/tcpproxy/... ./routerd/router/... ./routerd/daemon/... \
              ./routerd/httpproxy/... ./dns/resolver/... ./dns/source/...
 # Debian packages the tests need.
-DEB_PKGS  := gcc pkgconf libseccomp-dev curl util-linux iproute2 runc busybox-static containernetworking-plugins
+DEB_PKGS  := gcc pkgconf libseccomp-dev curl util-linux iproute2 runc busybox-static containernetworking-plugins chromium
 # Containers filter system calls through libseccomp (cgo): every go command
 # here, and the go builds tests run, get the seccomp build tag. Without it
 # agentd refuses to start containers with a seccomp profile.

@@ -31,6 +31,7 @@ import (
 	"corral/masterd/mesosapi"
 	"corral/masterd/metrics"
 	"corral/masterd/state"
+	"corral/masterd/ui"
 	"corral/mesos"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -207,7 +208,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 	}
 	el := &lazyElector{s: s}
-	mapi, err := s.marathonAPI(el)
+	mesosAPI := mesosapi.New(el, s.current.Load)
+	mapi, err := s.marathonAPI(el, mesosAPI)
 	if err != nil {
 		s.ln.Close()
 		s.mln.Close()
@@ -222,12 +224,16 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mln.Close()
 		return err
 	}
-	mux := mesosapi.New(el, s.current.Load)
-	mux.Handle("GET /metrics", s.metrics.Handler())
-	mux.Handle("GET /metrics/snapshot", s.metrics.SnapshotHandler())
+	mesosAPI.Handle("GET /metrics", s.metrics.Handler())
+	mesosAPI.Handle("GET /metrics/snapshot", s.metrics.SnapshotHandler())
+	// The Mesos port's / leads browsers to the UI on the Marathon port,
+	// which asks for the credentials itself.
+	mesosAPI.Handle("GET /{$}", ui.Redirect(self.MarathonPort, s.cfg.TLSCert != ""))
 	// Whatever the Mesos port serves needs the credentials, but probes,
-	// leader lookups and the agent protocol (see mesosapi.Open).
-	api := httpauth.Basic(s.cfg.HTTPCredentials, "mesos", mesosapi.Open, mux)
+	// leader lookups, the agent protocol (see mesosapi.Open) and that
+	// redirect.
+	open := func(r *http.Request) bool { return r.URL.Path == "/" || mesosapi.Open(r) }
+	api := httpauth.Basic(s.cfg.HTTPCredentials, "mesos", open, mesosAPI)
 	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second, TLSConfig: mesosTLS}
 	// Agents may multiplex their streams over HTTP/2 (without TLS too); a
 	// simulated cluster of thousands of agents needs few sockets that way.
@@ -358,8 +364,10 @@ type term struct {
 
 // marathonAPI is the Marathon v2 API: served by the framework while this
 // master leads, forwarded to the leader otherwise.
-func (s *Server) marathonAPI(el *lazyElector) (http.Handler, error) {
+func (s *Server) marathonAPI(el *lazyElector, mesosAPI http.Handler) (http.Handler, error) {
 	cfg := api.DefaultConfig()
+	cfg.UI = ui.New()
+	cfg.MasterState = mesosAPI
 	cfg.Credentials = s.cfg.HTTPCredentials
 	cfg.Metrics = s.metrics.Handler()
 	if s.cfg.TLSCert != "" {

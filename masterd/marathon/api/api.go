@@ -58,6 +58,13 @@ type Config struct {
 	// Metrics serves GET /metrics on this master, leading or not, behind
 	// the API's authentication; nil: the leader's 404.
 	Metrics http.Handler
+	// UI serves the web UI at GET / and its assets under GET /ui/, behind
+	// the same auth as the API, on every master; nil: 404.
+	UI http.Handler
+	// MasterState serves GET /master/state on this port too, behind the
+	// API's auth and from the leader, so that the UI reads it from its
+	// own origin; nil: 404.
+	MasterState http.Handler
 }
 
 // DefaultConfig returns Marathon's defaults: no auth, realm "Mesosphere",
@@ -170,6 +177,17 @@ func (s *server) routes() {
 	s.handle("GET /agent/", s.agent)
 	if s.cfg.Metrics != nil {
 		s.mux.Handle("GET /metrics", s.cfg.Metrics) // this master's own
+	}
+
+	if s.cfg.UI != nil {
+		s.mux.Handle("GET /{$}", s.cfg.UI)
+		s.mux.Handle("GET /ui/", s.cfg.UI)
+	}
+	if s.cfg.MasterState != nil {
+		s.handle("GET /master/state", func(w http.ResponseWriter, r *http.Request, _ Backend) error {
+			s.cfg.MasterState.ServeHTTP(w, r)
+			return nil
+		})
 	}
 
 	s.handle("/", s.notFound)

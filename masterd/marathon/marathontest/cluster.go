@@ -6,8 +6,17 @@ package marathontest
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -71,16 +80,27 @@ type Options struct {
 	Resources  string   // agentd --resources
 	MasterArgs []string // extra masterd flags
 	AgentArgs  []string // extra agentd flags
+	// Credentials ("user:password") run the Marathon API with
+	// --http-credentials; the cluster's own requests send them.
+	Credentials string
+	// TLS serves the Marathon API over HTTPS with a self-signed
+	// certificate for 127.0.0.1 (Cluster.RootCAs trusts it).
+	TLS bool
 }
 
 // Cluster is a running masterd and agentd.
 type Cluster struct {
 	t        testing.TB
 	Dir      string
-	Marathon string // http://127.0.0.1:port of the Marathon API
+	Marathon string // http(s)://127.0.0.1:port of the Marathon API
 	Mesos    string // http://127.0.0.1:port of the Mesos API
+	// RootCAs trusts the Marathon API's certificate with Options.TLS.
+	RootCAs  *x509.CertPool
 	procs    []*exec.Cmd
 	agentDir string
+	user     string // Options.Credentials
+	password string
+	client   *http.Client
 
 	agentArgs []string // agentd's flags, for StartAgent
 }
@@ -99,10 +119,20 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.Resources == "" {
 		o.Resources = "cpus:8;mem:4096;disk:4000;ports:[31000-32000]"
 	}
-	c := &Cluster{t: t, Dir: t.TempDir()}
+	c := &Cluster{t: t, Dir: t.TempDir(), client: http.DefaultClient}
 	mesosPort, marathonPort := statetest.FreePort(t), statetest.FreePort(t)
 	c.Mesos = "http://127.0.0.1:" + strconv.Itoa(mesosPort)
 	c.Marathon = "http://127.0.0.1:" + strconv.Itoa(marathonPort)
+	if o.Credentials != "" {
+		c.user, c.password, _ = strings.Cut(o.Credentials, ":")
+		o.MasterArgs = append([]string{"--http-credentials", o.Credentials}, o.MasterArgs...)
+	}
+	if o.TLS {
+		cert, key := c.selfSigned()
+		o.MasterArgs = append([]string{"--marathon-tls-cert", cert, "--marathon-tls-key", key}, o.MasterArgs...)
+		c.Marathon = "https://127.0.0.1:" + strconv.Itoa(marathonPort)
+		c.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.RootCAs}}}
+	}
 	margs := append([]string{
 		"--work-dir", filepath.Join(c.Dir, "master"),
 		"--listen", "127.0.0.1:" + strconv.Itoa(mesosPort),
@@ -130,10 +160,11 @@ func Start(t testing.TB, o Options) *Cluster {
 				Active bool `json:"active"`
 			} `json:"slaves"`
 		}
-		return c.getJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
+		return c.GetJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
 	})
 	c.WaitFor(30*time.Second, "the Marathon API", func() bool {
-		resp, err := http.Get(c.Marathon + "/v2/info")
+		req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/info", nil)
+		resp, err := c.Do(req)
 		if err != nil {
 			return false
 		}
@@ -216,8 +247,56 @@ func (c *Cluster) WaitFor(timeout time.Duration, what string, cond func() bool) 
 	}
 }
 
-func (c *Cluster) getJSON(url string, v any) error {
-	resp, err := http.Get(url)
+// Do sends a request with the cluster's credentials, trusting its
+// certificate.
+func (c *Cluster) Do(req *http.Request) (*http.Response, error) {
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.password)
+	}
+	return c.client.Do(req)
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into c.Dir and
+// trusts the certificate in c.RootCAs.
+func (c *Cluster) selfSigned() (certPath, keyPath string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "corral test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(c.Dir, "marathon.crt"), filepath.Join(c.Dir, "marathon.key")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	c.RootCAs = x509.NewCertPool()
+	c.RootCAs.AddCert(cert)
+	return certPath, keyPath
+}
+
+// GetJSON decodes the answer to GET url, an error unless it is 200.
+func (c *Cluster) GetJSON(url string, v any) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return err
 	}
@@ -231,7 +310,7 @@ func (c *Cluster) getJSON(url string, v any) error {
 // App returns GET /v2/apps/{id} with its embeds, or false when it fails.
 func (c *Cluster) App(id string) (marathon.AppInfo, bool) {
 	var v marathon.AppSingle
-	if err := c.getJSON(c.Marathon+"/v2/apps"+id, &v); err != nil {
+	if err := c.GetJSON(c.Marathon+"/v2/apps"+id, &v); err != nil {
 		return marathon.AppInfo{}, false
 	}
 	return v.App, true
@@ -250,7 +329,7 @@ func (c *Cluster) Events() func() []Event {
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/events", nil)
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

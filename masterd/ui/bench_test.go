@@ -1,0 +1,131 @@
+package ui_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"corral/masterd/marathon/marathontest"
+)
+
+// appsInGroups posts n apps of no instances in groups of 100
+// (/bench/g0/app-000 …) and waits until the API lists them.
+func appsInGroups(b *testing.B, c *marathontest.Cluster, n int) {
+	b.Helper()
+	for g := 0; g*100 < n; g++ {
+		var apps []map[string]any
+		for i := g * 100; i < min(n, (g+1)*100); i++ {
+			apps = append(apps, map[string]any{"id": fmt.Sprintf("app-%03d", i), "cmd": "sleep 3600", "instances": 0,
+				"cpus": 0.01, "mem": 8, "labels": map[string]string{"tier": []string{"web", "batch", "db"}[i%3]}})
+		}
+		if s := api(b, c, http.MethodPost, "/v2/groups", map[string]any{"id": fmt.Sprintf("/bench/g%d", g), "apps": apps}); s != http.StatusCreated {
+			b.Fatalf("POST /v2/groups /bench/g%d = %d", g, s)
+		}
+	}
+	c.WaitFor(60*time.Second, fmt.Sprintf("%d apps", n), func() bool {
+		var v struct{ Apps []struct{} }
+		return c.GetJSON(c.Marathon+"/v2/apps", &v) == nil && len(v.Apps) >= n
+	})
+}
+
+// measureLoad opens the apps page afresh and returns the time from the
+// navigation until every row is shown and the search box has filtered
+// them once (interactive), and the time of that filtering alone.
+func measureLoad(b *testing.B, br *browser, url string, n int) (interactive, filter time.Duration) {
+	b.Helper()
+	br.do("blank page", chromedp.Navigate("about:blank"))
+	start := time.Now()
+	br.do("open the apps page", chromedp.Navigate(url))
+	br.waitJS(30*time.Second, fmt.Sprintf("%d rows", n), fmt.Sprintf(`document.querySelectorAll('.row.app').length === %d`, n))
+	ms := eval[float64](br, `(async () => {
+		const t0 = performance.now(), box = document.querySelector('#app-search');
+		box.value = 'app-00'; box.dispatchEvent(new Event('input', {bubbles: true}));
+		while (document.querySelectorAll('.row.app').length !== 10) await new Promise(r => requestAnimationFrame(r));
+		return performance.now() - t0; })()`)
+	interactive = time.Since(start)
+	return interactive, time.Duration(ms * float64(time.Millisecond))
+}
+
+// BenchmarkAppsPage1000 measures the apps page with 1,000 apps (in ten
+// groups) in Chromium against a real masterd: from navigation until all
+// rows are shown and a search has filtered them (ns/op, also
+// interactive-ms), and the search alone (filter-ms).
+func BenchmarkAppsPage1000(b *testing.B) {
+	c := marathontest.Start(b, marathontest.Options{Isolation: "posix",
+		MasterArgs: []string{"--log-level", "info"}, AgentArgs: []string{"--log-level", "info"}})
+	appsInGroups(b, c, 1000)
+	br := newBrowser(b, 1280, 900, b.TempDir())
+	var total, filter time.Duration
+	for b.Loop() {
+		i, f := measureLoad(b, br, c.Marathon+"/", 1000)
+		total += i
+		filter += f
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "interactive-ms")
+	b.ReportMetric(float64(filter.Microseconds())/1000/float64(b.N), "filter-ms")
+	br.checkErrors()
+}
+
+// BenchmarkAppsPageTasksChanging keeps the apps page of 1,000 apps open
+// while an app of 100 instances is restarted (every task is killed and
+// replaced: hundreds of events), and measures how fast a search answers
+// meanwhile (p50 and max of filter-ms) and the longest task that blocked
+// the page's main thread (longtask-ms; 0 when none reached 50 ms).
+func BenchmarkAppsPageTasksChanging(b *testing.B) {
+	c := marathontest.Start(b, marathontest.Options{Isolation: "posix", Resources: "cpus:16;mem:8192;disk:4000;ports:[31000-32000]",
+		MasterArgs: []string{"--log-level", "info"}, AgentArgs: []string{"--log-level", "info"}})
+	appsInGroups(b, c, 999)
+	if s := api(b, c, http.MethodPost, "/v2/apps", map[string]any{"id": "/bench/busy", "cmd": "sleep 3600", "instances": 100,
+		"cpus": 0.01, "mem": 8, "upgradeStrategy": map[string]any{"minimumHealthCapacity": 0, "maximumOverCapacity": 0}}); s != http.StatusCreated {
+		b.Fatalf("POST /v2/apps /bench/busy = %d", s)
+	}
+	running := func() bool {
+		var v struct{ App struct{ TasksRunning int } }
+		return c.GetJSON(c.Marathon+"/v2/apps/bench/busy", &v) == nil && v.App.TasksRunning == 100
+	}
+	c.WaitFor(120*time.Second, "100 running tasks", running)
+	br := newBrowser(b, 1280, 900, b.TempDir())
+	br.do("open the apps page", chromedp.Navigate(c.Marathon+"/"))
+	br.waitJS(30*time.Second, "1000 rows", `document.querySelectorAll('.row.app').length === 1000`)
+	eval[bool](br, `(() => { window.longest = 0; new PerformanceObserver((l) => { for (const e of l.getEntries()) longest = Math.max(longest, e.duration); })
+		.observe({type: 'longtask'}); return true; })()`)
+	var lat []float64
+	for b.Loop() {
+		if s := api(b, c, http.MethodPost, "/v2/apps/bench/busy/restart", nil); s != http.StatusOK {
+			b.Fatalf("restart = %d", s)
+		}
+		// Search, clear, search… until the restart is over.
+		deadline := time.Now().Add(120 * time.Second)
+		for i := 0; ; i++ {
+			q := []string{"busy", "app-0", ""}[i%3]
+			want := map[string]int{"busy": 1, "app-0": 100, "": 1000}[q]
+			ms := eval[float64](br, fmt.Sprintf(`(async () => {
+				const t0 = performance.now(), box = document.querySelector('#app-search');
+				box.value = %q; box.dispatchEvent(new Event('input', {bubbles: true}));
+				while (document.querySelectorAll('.row.app').length !== %d) await new Promise(r => requestAnimationFrame(r));
+				return performance.now() - t0; })()`, q, want))
+			lat = append(lat, ms)
+			if i%3 == 2 && running() && benchDeploymentsDone(c) {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("the restart did not finish in 120s")
+			}
+		}
+	}
+	slices.Sort(lat)
+	b.ReportMetric(lat[len(lat)/2], "filter-p50-ms")
+	b.ReportMetric(lat[len(lat)-1], "filter-max-ms")
+	b.ReportMetric(float64(len(lat))/float64(b.N), "searches/op")
+	b.ReportMetric(eval[float64](br, `longest`), "longtask-ms")
+	br.checkErrors()
+}
+
+func benchDeploymentsDone(c *marathontest.Cluster) bool {
+	var v []struct{}
+	return c.GetJSON(c.Marathon+"/v2/deployments", &v) == nil && len(v) == 0
+}
