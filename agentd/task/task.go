@@ -99,9 +99,15 @@ type Manager struct {
 	starting chan struct{}
 
 	mu        sync.Mutex // guards tasks and completed
-	tasks     map[string]*Task
+	tasks     map[taskKey]*Task
 	completed map[string][]*completedEntry // by framework, oldest first (sandbox.go)
 }
+
+// taskKey identifies a task: task IDs are unique only within a framework,
+// and two frameworks may launch tasks of the same ID on one agent.
+type taskKey struct{ framework, task string }
+
+func (t *Task) key() taskKey { return taskKey{t.FrameworkID, t.Info.TaskID} }
 
 // Task is one task on this agent.
 type Task struct {
@@ -139,7 +145,7 @@ func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, erro
 	}
 	cfg.WorkDir = dir
 	m := &Manager{cfg: cfg, log: log.With("component", "task"), update: update,
-		tasks: map[string]*Task{}, completed: map[string][]*completedEntry{}}
+		tasks: map[taskKey]*Task{}, completed: map[string][]*completedEntry{}}
 	if cfg.MaxStarting > 0 {
 		m.starting = make(chan struct{}, cfg.MaxStarting)
 	}
@@ -184,17 +190,20 @@ func (m *Manager) send(t *Task, st mesos.TaskStatus) {
 	m.update(t.FrameworkID, st)
 }
 
-// Launch starts a task. A task the agent already runs is not launched twice.
+// Launch starts a task. A task the agent already has (the same framework
+// and task ID) is not launched twice: the master refuses such a launch with
+// TASK_ERROR before it reaches an agent, so a duplicate here is only logged
+// and the task's own updates answer for it.
 func (m *Manager) Launch(ctx context.Context, frameworkID string, info mesos.TaskInfo) {
-	k := key(frameworkID, info.TaskID)
+	k := taskKey{frameworkID, info.TaskID}
 	m.mu.Lock()
-	if m.tasks[info.TaskID] != nil {
+	if old := m.tasks[k]; old != nil {
 		m.mu.Unlock()
-		m.log.Warn("duplicate launch ignored", "task", info.TaskID)
+		m.log.Warn("duplicate launch ignored", "framework", frameworkID, "task", info.TaskID, "state", old.State())
 		return
 	}
-	t := &Task{FrameworkID: frameworkID, Info: info, dir: filepath.Join(m.tasksDir(), k), state: mesos.TaskStaging}
-	m.tasks[info.TaskID] = t
+	t := &Task{FrameworkID: frameworkID, Info: info, dir: filepath.Join(m.tasksDir(), key(frameworkID, info.TaskID)), state: mesos.TaskStaging}
+	m.tasks[k] = t
 	m.mu.Unlock()
 
 	m.wg.Add(1)
@@ -505,9 +514,9 @@ func (m *Manager) finish(t *Task) {
 // TASK_KILLED. An unknown task is reported lost.
 func (m *Manager) Kill(frameworkID, taskID string, policy *mesos.KillPolicy) {
 	m.mu.Lock()
-	t := m.tasks[taskID]
+	t := m.tasks[taskKey{frameworkID, taskID}]
 	m.mu.Unlock()
-	if t == nil || t.FrameworkID != frameworkID {
+	if t == nil {
 		m.update(frameworkID, mesos.TaskStatus{TaskID: taskID, State: mesos.TaskLost, Source: mesos.SourceAgent,
 			Reason: "REASON_TASK_UNKNOWN", Message: "kill of a task this agent does not run", Timestamp: float64(time.Now().UnixNano()) / 1e9})
 		return
@@ -645,12 +654,13 @@ func (m *Manager) Tasks() []mesos.Task {
 
 // Remove forgets an ended task whose final status was acknowledged. Its
 // sandbox stays on disk for the operator, listed by Sandboxes.
-func (m *Manager) Remove(taskID string) {
+func (m *Manager) Remove(frameworkID, taskID string) {
+	k := taskKey{frameworkID, taskID}
 	m.mu.Lock()
-	t := m.tasks[taskID]
+	t := m.tasks[k]
 	forgotten := t != nil && t.State().Terminal()
 	if forgotten {
-		delete(m.tasks, taskID)
+		delete(m.tasks, k)
 		m.remember(t, t.State())
 	}
 	m.mu.Unlock()
@@ -666,7 +676,7 @@ func (m *Manager) Remove(taskID string) {
 // latest reports the last status recorded for a task (by the status
 // manager); tasks whose last status is terminal are kept, without a shim,
 // until Remove.
-func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos.TaskState, bool)) error {
+func (m *Manager) Recover(ctx context.Context, latest func(frameworkID, taskID string) (mesos.TaskState, bool)) error {
 	entries, err := os.ReadDir(m.tasksDir())
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading tasks: %w", err)
@@ -686,15 +696,22 @@ func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos
 			continue
 		}
 		t.dir = dir
-		state, known := latest(t.Info.TaskID)
+		state, known := latest(t.FrameworkID, t.Info.TaskID)
 		t.state = mesos.TaskStaging
 		if known {
 			t.state = state
 		}
 		task := &t
 		m.mu.Lock()
-		m.tasks[t.Info.TaskID] = task
+		dup := m.tasks[t.key()]
+		if dup == nil {
+			m.tasks[t.key()] = task
+		}
 		m.mu.Unlock()
+		if dup != nil {
+			m.log.Error("skipping a second directory of a task", "framework", t.FrameworkID, "task", t.Info.TaskID, "dir", dir, "first", dup.dir)
+			continue
+		}
 		if state.Terminal() {
 			continue // ended; its final update is still being delivered
 		}
