@@ -204,3 +204,78 @@ func TestAgentSameTaskIDInTwoFrameworksLinux(t *testing.T) {
 	}
 	runSameTaskIDInTwoFrameworks(t, shim.Linux)
 }
+
+// toPreviousLayout turns a stopped agent's work directory into what the
+// agentd before framework-keyed tasks wrote: status logs in
+// status/<task ID> and task.json without a container ID. The tasks' IDs are
+// plain, so their directories and container IDs were named as now.
+func toPreviousLayout(t *testing.T, workDir string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(workDir, "status", "*+*", "updates.log"))
+	if len(logs) == 0 {
+		t.Fatal("no status logs to move")
+	}
+	for _, l := range logs {
+		dir := filepath.Dir(l)
+		old := filepath.Join(filepath.Dir(dir), strings.SplitN(filepath.Base(dir), "+", 2)[1])
+		if err := os.Rename(dir, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(workDir, "tasks", "*", "task.json"))
+	for _, f := range files {
+		var task map[string]any
+		b, err := os.ReadFile(f)
+		if err != nil || json.Unmarshal(b, &task) != nil {
+			t.Fatalf("reading %s: %v", f, err)
+		}
+		delete(task, "container_id")
+		if b, err = json.Marshal(task); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// An upgraded agentd recovers the tasks of the previous layout: they run
+// on, their updates are acknowledged and forgotten, and another framework
+// can launch a task of the same ID next to them.
+func TestAgentRecoversPreviousLayout(t *testing.T) {
+	m := mastertest.Start(t, nil)
+	fa, fb := m.Subscribe(t, "a"), m.Subscribe(t, "b")
+	work := t.TempDir()
+	a := startAgent(t, m, shim.Posix, work)
+	id := agentID(t, m)
+	fa.Launch(t, id, command("t1", "cpus:0.1;mem:64", `exec sleep 300`))
+	fa.WaitUpdate(t, 20*time.Second, "t1", mesos.TaskRunning)
+	dir := taskDir(t, work, fa.ID, "t1")
+	p, _, _ := shim.ReadPid(filepath.Join(dir, "run"))
+	a.stop(syscall.SIGKILL)
+	toPreviousLayout(t, work)
+	old := filepath.Join(work, "status", "t1")
+	a.start()
+
+	want := map[string]map[string]mesos.TaskState{fa.ID: {"t1": mesos.TaskRunning}}
+	mastertest.WaitFor(t, 20*time.Second, "the agent back with its task", func() bool {
+		st := m.State(nil)
+		return len(st.Slaves) == 1 && st.Slaves[0].Active && equalTasks(agentTasks(t, m), want)
+	})
+	if q, _, _ := shim.ReadPid(filepath.Join(dir, "run")); q.TaskPID != p.TaskPID || syscall.Kill(p.TaskPID, 0) != nil {
+		t.Fatalf("t1 runs as pid %d after the upgrade, was %d (alive: %v)", q.TaskPID, p.TaskPID, syscall.Kill(p.TaskPID, 0))
+	}
+	fb.Launch(t, id, command("t1", "cpus:0.1;mem:64", `exec sleep 300`))
+	fb.WaitUpdate(t, 20*time.Second, "t1", mesos.TaskRunning)
+
+	fa.Kill(t, "t1")
+	fa.WaitUpdate(t, 10*time.Second, "t1", mesos.TaskKilled)
+	want = map[string]map[string]mesos.TaskState{fb.ID: {"t1": mesos.TaskRunning}}
+	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return equalTasks(agentTasks(t, m), want) })
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the previous layout's status directory of t1 after its task was forgotten: %v, want it removed", err)
+	}
+	if n := updatesOf(fb, "t1"); n[mesos.TaskKilled] != 0 || n[mesos.TaskLost] != 0 {
+		t.Errorf("framework b got updates %v of its t1, want it running", n)
+	}
+}

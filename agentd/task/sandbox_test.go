@@ -28,7 +28,7 @@ func TestLocateSandbox(t *testing.T) {
 	work := t.TempDir()
 	m := testManager(t, work)
 	tasks := filepath.Join(work, "tasks")
-	web := key("fw-1", "web.1")
+	web := name("fw-1", "web.1")
 	tests := []struct {
 		path string
 		want files.Location
@@ -41,7 +41,7 @@ func TestLocateSandbox(t *testing.T) {
 		{"/frameworks/fw-1/executors/web.1/runs/latest/d/stderr", files.Location{Base: tasks, Sandbox: web + "/sandbox", Rest: "d/stderr"}, true},
 		// The virtual path's IDs are escaped as directory names are, so
 		// they never name another directory.
-		{"/frameworks/../executors/../runs/latest/x", files.Location{Base: tasks, Sandbox: key("..", "..") + "/sandbox", Rest: "x"}, true},
+		{"/frameworks/../executors/../runs/latest/x", files.Location{Base: tasks, Sandbox: name("..", "..") + "/sandbox", Rest: "x"}, true},
 		{tasks + "/" + web + "/task.json", files.Location{}, false},
 		{tasks + "/" + web + "/run/pid", files.Location{}, false},
 		{tasks + "/../meta/agent_id", files.Location{}, false},
@@ -67,7 +67,7 @@ func TestLocateSandbox(t *testing.T) {
 func TestCompletedSandboxes(t *testing.T) {
 	work := t.TempDir()
 	m := testManager(t, work)
-	dir := filepath.Join(work, "tasks", key("fw-1", "web.1"))
+	dir := filepath.Join(work, "tasks", name("fw-1", "web.1"))
 	if err := os.MkdirAll(filepath.Join(dir, "sandbox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
