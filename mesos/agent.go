@@ -100,9 +100,13 @@ type AgentKill struct {
 }
 
 // AgentAcknowledge tells the agent that a status update was processed.
+// A task is identified by its framework and task IDs (two frameworks may
+// use the same task ID); an agent matches an acknowledgement without a
+// framework ID (from an older master) by the update's UUID.
 type AgentAcknowledge struct {
-	TaskID string `json:"task_id"`
-	UUID   string `json:"uuid"`
+	FrameworkID string `json:"framework_id,omitempty"`
+	TaskID      string `json:"task_id"`
+	UUID        string `json:"uuid"`
 }
 
 // EventError carries a message on an ERROR event.

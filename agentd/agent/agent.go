@@ -163,8 +163,8 @@ func readString(path string) string {
 // Run recovers the tasks of a previous run, then serves until ctx ends.
 // Tasks keep running after Run returns.
 func (a *Agent) Run(ctx context.Context) error {
-	err := a.tasks.Recover(ctx, func(taskID string) (mesos.TaskState, bool) {
-		_, st, ok := a.status.Latest(taskID)
+	err := a.tasks.Recover(ctx, func(frameworkID, taskID string) (mesos.TaskState, bool) {
+		st, ok := a.status.Latest(frameworkID, taskID)
 		return st.State, ok
 	})
 	if err != nil {
@@ -172,10 +172,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	// Tasks whose final update was acknowledged just before a crash.
 	for _, t := range a.tasks.Tasks() {
-		if a.status.Completed(t.Info.TaskID) {
-			a.tasks.Remove(t.Info.TaskID)
-			a.status.Forget(t.Info.TaskID)
-		}
+		a.removeCompleted(t.FrameworkID, t.Info.TaskID)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -217,18 +214,30 @@ func (a *Agent) onEvent(ctx context.Context, ev mesos.AgentEvent) {
 	case mesos.AgentEventKill:
 		a.tasks.Kill(ev.Kill.FrameworkID, ev.Kill.TaskID, ev.Kill.KillPolicy)
 	case mesos.AgentEventAcknowledge:
-		id := ev.Acknowledge.TaskID
-		if err := a.status.Acknowledge(id, ev.Acknowledge.UUID); err != nil {
-			a.log.Warn("recording an acknowledgement", "task", id, "err", err)
+		ack := ev.Acknowledge
+		fid, err := a.status.Acknowledge(ack.FrameworkID, ack.TaskID, ack.UUID)
+		if err != nil {
+			a.log.Warn("recording an acknowledgement", "framework", ack.FrameworkID, "task", ack.TaskID, "err", err)
 		}
-		if a.status.Completed(id) {
-			a.tasks.Remove(id)
-			if err := a.status.Forget(id); err != nil {
-				a.log.Warn("forgetting a completed task", "task", id, "err", err)
-			}
+		if fid == "" { // ignored: a duplicate, or a task already forgotten
+			fid = ack.FrameworkID
+		}
+		if fid != "" {
+			a.removeCompleted(fid, ack.TaskID)
 		}
 	case mesos.AgentEventError:
 		a.log.Error("master reported an error", "message", ev.Error.Message)
+	}
+}
+
+// removeCompleted forgets a task once its terminal update is acknowledged.
+func (a *Agent) removeCompleted(frameworkID, taskID string) {
+	if !a.status.Completed(frameworkID, taskID) {
+		return
+	}
+	a.tasks.Remove(frameworkID, taskID)
+	if err := a.status.Forget(frameworkID, taskID); err != nil {
+		a.log.Warn("forgetting a completed task", "framework", frameworkID, "task", taskID, "err", err)
 	}
 }
 
@@ -238,7 +247,7 @@ func (a *Agent) onEvent(ctx context.Context, ev mesos.AgentEvent) {
 func (a *Agent) reportedTasks() []mesos.Task {
 	tasks := a.tasks.Tasks()
 	for i, t := range tasks {
-		if _, st, ok := a.status.Latest(t.Info.TaskID); ok {
+		if st, ok := a.status.Latest(t.FrameworkID, t.Info.TaskID); ok {
 			tasks[i].Statuses = []mesos.TaskStatus{st}
 		}
 	}

@@ -84,7 +84,7 @@ func (a *Agent) figures() agentFigures {
 		if t.State != mesos.TaskRunning || t.Info.HealthCheck == nil {
 			continue
 		}
-		if _, st, ok := a.status.Latest(t.Info.TaskID); ok && st.Healthy != nil {
+		if st, ok := a.status.Latest(t.FrameworkID, t.Info.TaskID); ok && st.Healthy != nil {
 			if *st.Healthy {
 				f.healthy++
 			} else {

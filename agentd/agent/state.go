@@ -25,7 +25,7 @@ func (a *Agent) frameworks() (live, completed []mesos.AgentStateFramework) {
 	}
 	for _, s := range running {
 		var statuses []mesos.TaskStatus
-		if _, st, ok := a.status.Latest(s.Info.TaskID); ok {
+		if st, ok := a.status.Latest(s.FrameworkID, s.Info.TaskID); ok {
 			statuses = []mesos.TaskStatus{st}
 		}
 		e := a.executor(s, statuses)

@@ -115,14 +115,25 @@ func readLog(path string) (recs []record, torn int, err error) {
 // maxNameLen bounds a task directory's name well below NAME_MAX (255).
 const maxNameLen = 200
 
-// dirName maps a task ID to a directory name that is safe and distinct for
-// every ID: bytes outside [A-Za-z0-9._-] and a leading dot (".", ".." and
-// hidden names) are escaped as %XX. Over-long names keep a prefix and add
-// "~" and a hash of the whole ID; "~" never appears otherwise.
-func dirName(taskID string) string {
+// dirName maps a task to a directory name that is safe and distinct for
+// every task: its framework and task IDs escaped (see escape) and joined by
+// "+", which escaping never leaves in an ID, so no two tasks share a name
+// and none is a name legacyDirName gives. Over-long names keep a prefix and
+// add "~" and a hash of both IDs; "~" never appears otherwise.
+func dirName(k TaskKey) string {
+	return bound(escape(k.FrameworkID)+"+"+escape(k.TaskID), k.FrameworkID+"\x00"+k.TaskID)
+}
+
+// legacyDirName is the name agentd gave a task's directory when it was
+// named by the task ID alone; Open still recovers such directories.
+func legacyDirName(taskID string) string { return bound(escape(taskID), taskID) }
+
+// escape keeps the bytes [A-Za-z0-9._-] of an ID and escapes the others,
+// and a leading dot (".", ".." and hidden names), as %XX.
+func escape(id string) string {
 	var b strings.Builder
-	for i := 0; i < len(taskID); i++ {
-		c := taskID[i]
+	for i := 0; i < len(id); i++ {
+		c := id[i]
 		safe := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
 		if safe && !(i == 0 && c == '.') {
 			b.WriteByte(c)
@@ -130,10 +141,15 @@ func dirName(taskID string) string {
 			fmt.Fprintf(&b, "%%%02X", c)
 		}
 	}
-	name := b.String()
-	if len(name) > maxNameLen {
-		sum := sha256.Sum256([]byte(taskID))
-		name = name[:maxNameLen-33] + "~" + hex.EncodeToString(sum[:16])
+	return b.String()
+}
+
+// bound shortens an over-long name to a prefix, "~" and a hash of what it
+// names.
+func bound(name, named string) string {
+	if len(name) <= maxNameLen {
+		return name
 	}
-	return name
+	sum := sha256.Sum256([]byte(named))
+	return name[:maxNameLen-33] + "~" + hex.EncodeToString(sum[:16])
 }

@@ -24,15 +24,46 @@ func TestDirName(t *testing.T) {
 		{".hidden", "%2Ehidden"},
 		{"50%", "50%25"},
 		{"x y~", "x%20y%7E"},
+		{"a+b", "a%2Bb"},
 		{"ü", "%C3%BC"},
 	} {
-		if got := dirName(tc.id); got != tc.want {
-			t.Errorf("dirName(%q) = %q, want %q", tc.id, got, tc.want)
+		if got := legacyDirName(tc.id); got != tc.want {
+			t.Errorf("legacyDirName(%q) = %q, want %q", tc.id, got, tc.want)
+		}
+		if got, want := dirName(TaskKey{"fw-1", tc.id}), "fw-1+"+tc.want; got != want {
+			t.Errorf("dirName(fw-1, %q) = %q, want %q", tc.id, got, want)
+		}
+		if got, want := dirName(TaskKey{tc.id, "t"}), tc.want+"+t"; got != want {
+			t.Errorf("dirName(%q, t) = %q, want %q", tc.id, got, want)
 		}
 	}
-	a, b := dirName(long+"1"), dirName(long+"2")
+	// Every task has its own name, none of them a legacy one.
+	keys := []TaskKey{
+		{"a", "b+c"}, {"a+b", "c"}, {"a", "b_c"}, {"a_b", "c"}, {"m1-0001", "t1"}, {"m1-0002", "t1"},
+		{long, "1"}, {long, "2"}, {long + "1", ""}, {"1", long}, {"2", long},
+	}
+	seen := map[string]TaskKey{}
+	for _, k := range keys {
+		name := dirName(k)
+		if other, ok := seen[name]; ok {
+			t.Errorf("dirName(%q) = dirName(%q) = %q", k, other, name)
+		}
+		seen[name] = k
+		if len(name) > maxNameLen || strings.Contains(name, "/") {
+			t.Errorf("dirName(%q) = %q, want at most %d bytes and no /", k, name, maxNameLen)
+		}
+		if len(name) == maxNameLen && !strings.Contains(name, "~") {
+			t.Errorf("dirName(%q) = %q, want a long name shortened with ~", k, name)
+		}
+		for _, id := range []string{k.TaskID, k.FrameworkID + "+" + k.TaskID} {
+			if legacyDirName(id) == name {
+				t.Errorf("dirName(%q) = legacyDirName(%q) = %q", k, id, name)
+			}
+		}
+	}
+	a, b := legacyDirName(long+"1"), legacyDirName(long+"2")
 	if a == b || len(a) > maxNameLen || !strings.Contains(a, "~") || strings.Contains(a, "/") {
-		t.Errorf("dirName of long IDs = %q, %q; want distinct, at most %d bytes, with ~", a, b, maxNameLen)
+		t.Errorf("legacyDirName of long IDs = %q, %q; want distinct, at most %d bytes, with ~", a, b, maxNameLen)
 	}
 }
 

@@ -93,6 +93,6 @@ func (m *Manager) sendHead(ctx context.Context, s *stream, head entry, epoch uin
 	s.backoff = min(2*wait, m.cfg.MaxBackoff)
 	s.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
-		m.log.Debug("sending a status update failed", "task", head.status.TaskID, "state", head.status.State, "uuid", head.status.UUID, "retry_in", wait, "err", err)
+		m.log.Debug("sending a status update failed", "framework", head.frameworkID, "task", head.status.TaskID, "state", head.status.State, "uuid", head.status.UUID, "retry_in", wait, "err", err)
 	}
 }

@@ -5,8 +5,12 @@
 // and the queues survive agentd restarts, since Open recovers them from disk.
 // A task's stream is complete once its terminal update is acknowledged.
 //
-// On disk each task has a directory, <Dir>/<escaped task ID>, holding an
-// append-only log, updates.log, of one record per line:
+// A task is identified by its framework and task IDs: two frameworks may
+// use the same task ID, and each such task has its own stream.
+//
+// On disk each task has a directory, <Dir>/<escaped framework ID>+<escaped
+// task ID> (see dirName), holding an append-only log, updates.log, of one
+// record per line:
 //
 //	<CRC-32C of the JSON, 8 hex digits> <JSON>\n
 //
@@ -16,10 +20,13 @@
 // can leave bad bytes only at the end of a log; Open drops them with a
 // warning. Logs are rewritten whole (temp file, fsync, rename, directory
 // fsync) to drop such a tail, to recover from a failed write, and to compact
-// acknowledged history.
+// acknowledged history. Open also recovers the directories of agentd
+// versions that named them by the task ID alone (<Dir>/<escaped task ID>);
+// a recovered stream keeps its directory until it is forgotten.
 package status
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,7 +89,13 @@ type Manager struct {
 	running atomic.Bool   // Run is active
 
 	mu      sync.Mutex // guards streams; taken before a stream's mu, never after
-	streams map[string]*stream
+	streams map[TaskKey]*stream
+}
+
+// TaskKey identifies a task: task IDs are unique only within a framework.
+type TaskKey struct {
+	FrameworkID string
+	TaskID      string
 }
 
 // Open loads every task's stream from cfg.Dir, creating the directory if
@@ -100,7 +114,7 @@ func Open(cfg Config, send Sender, log *slog.Logger) (*Manager, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating status update directory: %w", err)
 	}
-	m := &Manager{cfg: cfg, send: send, log: log, kick: make(chan struct{}, 1), streams: map[string]*stream{}}
+	m := &Manager{cfg: cfg, send: send, log: log, kick: make(chan struct{}, 1), streams: map[TaskKey]*stream{}}
 	ents, err := os.ReadDir(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("reading status update directory: %w", err)
@@ -114,9 +128,14 @@ func Open(cfg Config, send Sender, log *slog.Logger) (*Manager, error) {
 			m.Close()
 			return nil, fmt.Errorf("recovering status updates: %w", err)
 		}
-		if s != nil {
-			m.streams[s.taskID] = s
+		if s == nil {
+			continue
 		}
+		if other := m.streams[s.key]; other != nil {
+			m.Close()
+			return nil, fmt.Errorf("recovering status updates: task %q of framework %q has two logs, %s and %s", s.key.TaskID, s.key.FrameworkID, other.dir, s.dir)
+		}
+		m.streams[s.key] = s
 	}
 	return m, nil
 }
@@ -148,11 +167,16 @@ func (m *Manager) load(dir string) (*stream, error) {
 	if recs[0].Type != recUpdate {
 		return nil, fmt.Errorf("%s: log starts with an acknowledgement", path)
 	}
-	taskID := recs[0].Status.TaskID
-	if dirName(taskID) != filepath.Base(dir) {
-		return nil, fmt.Errorf("%s: log of task %q is in the wrong directory", path, taskID)
+	k := TaskKey{recs[0].FrameworkID, recs[0].Status.TaskID}
+	if k.FrameworkID == "" {
+		return nil, fmt.Errorf("%s: update of task %q without a framework ID", path, k.TaskID)
 	}
-	s := newStream(taskID, m.cfg.Dir, m.cfg.MinBackoff)
+	// Written by this version, or by one that named directories by the task
+	// ID alone: that directory stays the stream's until it is forgotten.
+	if name := filepath.Base(dir); name != dirName(k) && name != legacyDirName(k.TaskID) {
+		return nil, fmt.Errorf("%s: log of task %q of framework %q is in the wrong directory", path, k.TaskID, k.FrameworkID)
+	}
+	s := newStream(k, dir, m.cfg.MinBackoff)
 	for _, r := range recs {
 		if err := s.replay(r, m.cfg.MinBackoff); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
@@ -215,8 +239,9 @@ func (m *Manager) Update(frameworkID string, st mesos.TaskStatus) (mesos.TaskSta
 	if err := json.Unmarshal(js, &stored); err != nil {
 		return st, fmt.Errorf("decoding status update for task %q: %w", st.TaskID, err)
 	}
+	k := TaskKey{frameworkID, st.TaskID}
 	for {
-		s := m.stream(st.TaskID)
+		s := m.stream(k)
 		s.mu.Lock()
 		if s.removed { // forgotten meanwhile: start a new stream
 			s.mu.Unlock()
@@ -227,7 +252,7 @@ func (m *Manager) Update(frameworkID string, st mesos.TaskStatus) (mesos.TaskSta
 			if !ok { // compacted away; it was acknowledged
 				e.status = *stored.Status
 			}
-			m.log.Debug("ignoring a duplicate status update", "task", st.TaskID, "uuid", st.UUID)
+			m.log.Debug("ignoring a duplicate status update", "framework", frameworkID, "task", st.TaskID, "uuid", st.UUID)
 			return e.status, nil
 		}
 		if s.terminal {
@@ -247,33 +272,57 @@ func (m *Manager) Update(frameworkID string, st mesos.TaskStatus) (mesos.TaskSta
 }
 
 // Acknowledge records the master's acknowledgement of update uuid of a task
-// and makes the next update due. An acknowledgement of anything but the
-// head of the queue (an unknown task, a duplicate) is ignored. An error
-// means the acknowledgement could not be recorded; the update will be sent
-// again and acknowledged again.
-func (m *Manager) Acknowledge(taskID, uuid string) error {
-	s := m.lookup(taskID)
+// and makes the next update due. frameworkID may be empty (a master that
+// does not say it): the update is then the head of the stream of whichever
+// framework's task taskID it is. An acknowledgement of anything but the
+// head of a queue (an unknown task, a duplicate) is ignored. Acknowledge
+// returns the framework of the task whose update it acknowledged, "" when
+// it ignored it. An error means the acknowledgement could not be recorded;
+// the update will be sent again and acknowledged again.
+func (m *Manager) Acknowledge(frameworkID, taskID, uuid string) (string, error) {
+	s := m.headOf(frameworkID, taskID, uuid)
 	if s == nil {
-		m.log.Debug("ignoring an acknowledgement for an unknown task", "task", taskID, "uuid", uuid)
-		return nil
+		m.log.Debug("ignoring an acknowledgement of a status update that is not pending next", "framework", frameworkID, "task", taskID, "uuid", uuid)
+		return "", nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.removed || len(s.pending) == 0 || s.pending[0].status.UUID != uuid {
-		m.log.Debug("ignoring an acknowledgement of a status update that is not pending next", "task", taskID, "uuid", uuid)
-		return nil
+		m.log.Debug("ignoring an acknowledgement of a status update that is not pending next", "framework", s.key.FrameworkID, "task", taskID, "uuid", uuid)
+		return "", nil
 	}
 	js, err := json.Marshal(record{Type: recAck, UUID: uuid})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := s.write(js); err != nil {
-		return fmt.Errorf("recording acknowledgement of status update %s of task %q: %w", uuid, taskID, err)
+		return "", fmt.Errorf("recording acknowledgement of status update %s of task %q of framework %q: %w", uuid, taskID, s.key.FrameworkID, err)
 	}
 	s.pop(m.cfg.MinBackoff)
 	m.compact(s)
 	if len(s.pending) > 0 {
 		m.wake()
+	}
+	return s.key.FrameworkID, nil
+}
+
+// headOf returns the stream an acknowledgement is for: the task's of
+// frameworkID or, with none given, the one of the tasks named taskID whose
+// head is update uuid.
+func (m *Manager) headOf(frameworkID, taskID, uuid string) *stream {
+	if frameworkID != "" {
+		return m.lookup(TaskKey{frameworkID, taskID})
+	}
+	for _, s := range m.all() {
+		if s.key.TaskID != taskID {
+			continue
+		}
+		s.mu.Lock()
+		head := !s.removed && len(s.pending) > 0 && s.pending[0].status.UUID == uuid
+		s.mu.Unlock()
+		if head {
+			return s
+		}
 	}
 	return nil
 }
@@ -285,7 +334,7 @@ func (m *Manager) compact(s *stream) {
 		return
 	}
 	if err := s.rewrite(); err != nil {
-		m.log.Warn("compacting a status update log failed", "task", s.taskID, "err", err)
+		m.log.Warn("compacting a status update log failed", "framework", s.key.FrameworkID, "task", s.key.TaskID, "err", err)
 	}
 }
 
@@ -300,26 +349,25 @@ func (m *Manager) Reconnected() {
 	m.wake()
 }
 
-// Latest returns a task's newest status update, acknowledged or not, and
-// its framework.
-func (m *Manager) Latest(taskID string) (frameworkID string, st mesos.TaskStatus, ok bool) {
-	s := m.lookup(taskID)
+// Latest returns a task's newest status update, acknowledged or not.
+func (m *Manager) Latest(frameworkID, taskID string) (st mesos.TaskStatus, ok bool) {
+	s := m.lookup(TaskKey{frameworkID, taskID})
 	if s == nil {
-		return "", st, false
+		return st, false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.latest()
 	if !ok || s.removed {
-		return "", st, false
+		return st, false
 	}
-	return e.frameworkID, e.status, true
+	return e.status, true
 }
 
 // Completed reports whether a task's terminal update was acknowledged, so
 // its stream is complete and can be forgotten.
-func (m *Manager) Completed(taskID string) bool {
-	s := m.lookup(taskID)
+func (m *Manager) Completed(frameworkID, taskID string) bool {
+	s := m.lookup(TaskKey{frameworkID, taskID})
 	if s == nil {
 		return false
 	}
@@ -328,23 +376,26 @@ func (m *Manager) Completed(taskID string) bool {
 	return !s.removed && s.completed()
 }
 
-// Tasks returns the IDs of the tasks with status updates, sorted.
-func (m *Manager) Tasks() []string {
-	var ids []string
+// Tasks returns the tasks with status updates, sorted by framework and
+// task ID.
+func (m *Manager) Tasks() []TaskKey {
+	var keys []TaskKey
 	for _, s := range m.all() {
 		s.mu.Lock()
 		if _, ok := s.latest(); ok && !s.removed {
-			ids = append(ids, s.taskID)
+			keys = append(keys, s.key)
 		}
 		s.mu.Unlock()
 	}
-	slices.Sort(ids)
-	return ids
+	slices.SortFunc(keys, func(a, b TaskKey) int {
+		return cmp.Or(strings.Compare(a.FrameworkID, b.FrameworkID), strings.Compare(a.TaskID, b.TaskID))
+	})
+	return keys
 }
 
 // Pending returns a task's unacknowledged updates, the next to send first.
-func (m *Manager) Pending(taskID string) []mesos.TaskStatus {
-	s := m.lookup(taskID)
+func (m *Manager) Pending(frameworkID, taskID string) []mesos.TaskStatus {
+	s := m.lookup(TaskKey{frameworkID, taskID})
 	if s == nil {
 		return nil
 	}
@@ -376,52 +427,53 @@ func (m *Manager) PendingCount() int {
 
 // Forget removes a task's stream and its files. It refuses while updates
 // are unacknowledged; normally a task is forgotten once Completed.
-func (m *Manager) Forget(taskID string) error {
+func (m *Manager) Forget(frameworkID, taskID string) error {
 	// m.mu stays held so that no new stream for the task writes into the
 	// directory while it is being removed.
+	k := TaskKey{frameworkID, taskID}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.streams[taskID]
+	s := m.streams[k]
 	if s == nil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := len(s.pending); n > 0 {
-		return fmt.Errorf("forgetting task %q: %d status updates not acknowledged", taskID, n)
+		return fmt.Errorf("forgetting task %q of framework %q: %d status updates not acknowledged", taskID, frameworkID, n)
 	}
 	if s.f != nil {
 		s.f.Close()
 		s.f = nil
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
-		return fmt.Errorf("removing status updates of task %q: %w", taskID, err)
+		return fmt.Errorf("removing status updates of task %q of framework %q: %w", taskID, frameworkID, err)
 	}
 	if err := atomicfile.SyncDir(m.cfg.Dir); err != nil {
 		// Should the removal be lost, the task comes back completed: harmless.
 		m.log.Warn("syncing the status update directory", "err", err)
 	}
 	s.removed = true
-	delete(m.streams, taskID)
+	delete(m.streams, k)
 	return nil
 }
 
 // stream returns the task's stream, creating it (without touching the disk).
-func (m *Manager) stream(taskID string) *stream {
+func (m *Manager) stream(k TaskKey) *stream {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := m.streams[taskID]
+	s := m.streams[k]
 	if s == nil {
-		s = newStream(taskID, m.cfg.Dir, m.cfg.MinBackoff)
-		m.streams[taskID] = s
+		s = newStream(k, filepath.Join(m.cfg.Dir, dirName(k)), m.cfg.MinBackoff)
+		m.streams[k] = s
 	}
 	return s
 }
 
-func (m *Manager) lookup(taskID string) *stream {
+func (m *Manager) lookup(k TaskKey) *stream {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.streams[taskID]
+	return m.streams[k]
 }
 
 func (m *Manager) all() []*stream {

@@ -136,8 +136,8 @@ func update(t *testing.T, m *Manager, taskID string, state mesos.TaskState) meso
 // ack acknowledges st; it may run on any goroutine.
 func ack(t *testing.T, m *Manager, st mesos.TaskStatus) {
 	t.Helper()
-	if err := m.Acknowledge(st.TaskID, st.UUID); err != nil {
-		t.Errorf("Acknowledge(%s, %s): %v", st.TaskID, st.UUID, err)
+	if _, err := m.Acknowledge("fw-1", st.TaskID, st.UUID); err != nil {
+		t.Errorf("Acknowledge(fw-1, %s, %s): %v", st.TaskID, st.UUID, err)
 	}
 }
 
@@ -193,7 +193,7 @@ func TestUpdateValidates(t *testing.T) {
 func TestUpdateSetsUUIDAndTimestamp(t *testing.T) {
 	m := open(t, testConfig(t, ms, ms), (&master{}).send)
 	healthy := true
-	a, err := m.Update("fw", mesos.TaskStatus{TaskID: "t", State: mesos.TaskRunning, Healthy: &healthy})
+	a, err := m.Update("fw-1", mesos.TaskStatus{TaskID: "t", State: mesos.TaskRunning, Healthy: &healthy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,12 +205,12 @@ func TestUpdateSetsUUIDAndTimestamp(t *testing.T) {
 		t.Errorf("Timestamp = %f, want about %f", a.Timestamp, now)
 	}
 	healthy = false // the stored status shares no memory with the caller's
-	if p := m.Pending("t"); len(p) != 2 || p[0].Healthy == nil || !*p[0].Healthy {
+	if p := m.Pending("fw-1", "t"); len(p) != 2 || p[0].Healthy == nil || !*p[0].Healthy {
 		t.Errorf("Pending = %+v, want the first still healthy", p)
 	}
 
 	given := mesos.TaskStatus{TaskID: "u", State: mesos.TaskStaging, UUID: "given", Timestamp: 42}
-	got, err := m.Update("fw", given)
+	got, err := m.Update("fw-1", given)
 	if err != nil || got != given {
 		t.Errorf("Update(%+v) = %+v, %v; want it unchanged", given, got, err)
 	}
@@ -218,10 +218,10 @@ func TestUpdateSetsUUIDAndTimestamp(t *testing.T) {
 	for range 2 {
 		dup := given
 		dup.State = mesos.TaskRunning
-		if got, err := m.Update("fw", dup); err != nil || got != given {
+		if got, err := m.Update("fw-1", dup); err != nil || got != given {
 			t.Errorf("duplicate Update = %+v, %v; want the stored %+v", got, err, given)
 		}
-		if p := m.Pending("u"); len(p) > 1 {
+		if p := m.Pending("fw-1", "u"); len(p) > 1 {
 			t.Errorf("Pending after a duplicate = %+v, want one update at most", p)
 		}
 		ack(t, m, given)
@@ -237,7 +237,7 @@ func TestUpdateAfterTerminal(t *testing.T) {
 		}
 		ack(t, m, failed)
 	}
-	if !m.Completed("t") {
+	if !m.Completed("fw-1", "t") {
 		t.Errorf("Completed(t) = false after the terminal update was acknowledged")
 	}
 }
@@ -257,15 +257,15 @@ func TestInOrderDelivery(t *testing.T) {
 		if got, want := f.uuids("web.1"), uuidsOf(sts[:i+1]); !slices.Equal(got, want) {
 			t.Fatalf("sent %q before acknowledging update %d, want %q", got, i, want)
 		}
-		if m.Completed("web.1") {
+		if m.Completed("fw-1", "web.1") {
 			t.Fatalf("Completed before the terminal update was acknowledged")
 		}
 		ack(t, m, st)
 	}
-	if p := m.Pending("web.1"); len(p) != 0 {
+	if p := m.Pending("fw-1", "web.1"); len(p) != 0 {
 		t.Errorf("Pending = %+v after acknowledging all, want none", p)
 	}
-	if !m.Completed("web.1") {
+	if !m.Completed("fw-1", "web.1") {
 		t.Errorf("Completed = false after acknowledging TASK_FINISHED")
 	}
 	for _, c := range f.calls() {
@@ -283,7 +283,7 @@ func TestRetriesUntilSent(t *testing.T) {
 	f.onSend = func(_ string, st mesos.TaskStatus) { ack(t, m, st) }
 	run(t, m)
 	st := update(t, m, "t", mesos.TaskRunning)
-	waitFor(t, 5*time.Second, "the acknowledgement", func() bool { return len(m.Pending("t")) == 0 })
+	waitFor(t, 5*time.Second, "the acknowledgement", func() bool { return len(m.Pending("fw-1", "t")) == 0 })
 	calls := f.calls()
 	if len(calls) != 5 {
 		t.Fatalf("sent %d times, want 4 failures and 1 success", len(calls))
@@ -293,7 +293,7 @@ func TestRetriesUntilSent(t *testing.T) {
 			t.Errorf("attempt %d came %v after the previous one, want %v", i+2, gap, want)
 		}
 	}
-	if _, got, ok := m.Latest("t"); !ok || got.UUID != st.UUID {
+	if got, ok := m.Latest("fw-1", "t"); !ok || got.UUID != st.UUID {
 		t.Errorf("Latest = %+v, %v; want %+v", got, ok, st)
 	}
 }
@@ -309,7 +309,7 @@ func TestBackoffDoublesToMax(t *testing.T) {
 	} {
 		m := &Manager{cfg: Config{MinBackoff: tc.minB, MaxBackoff: tc.maxB}, log: slog.New(slog.DiscardHandler),
 			send: func(context.Context, string, mesos.TaskStatus) error { return errors.New("down") }}
-		s := newStream("t", t.TempDir(), tc.minB)
+		s := newStream(TaskKey{"fw-1", "t"}, t.TempDir(), tc.minB)
 		var got []time.Duration
 		for range tc.want {
 			wait, before := s.backoff, time.Now()
@@ -345,15 +345,17 @@ func TestAcknowledgeIgnoresOthers(t *testing.T) {
 		{"duplicate", "t", first.UUID},
 		{"empty", "t", ""},
 	} {
-		if err := m.Acknowledge(tc.task, tc.uuid); err != nil {
-			t.Errorf("%s: Acknowledge(%q, %q) = %v, want nil", tc.name, tc.task, tc.uuid, err)
+		for _, fid := range []string{"fw-1", ""} {
+			if got, err := m.Acknowledge(fid, tc.task, tc.uuid); err != nil || got != "" {
+				t.Errorf("%s: Acknowledge(%q, %q, %q) = %q, %v; want it ignored", tc.name, fid, tc.task, tc.uuid, got, err)
+			}
 		}
-		if got, want := uuidsOf(m.Pending("t")), []string{head.UUID, next.UUID}; !slices.Equal(got, want) {
+		if got, want := uuidsOf(m.Pending("fw-1", "t")), []string{head.UUID, next.UUID}; !slices.Equal(got, want) {
 			t.Fatalf("%s: Pending = %q, want %q", tc.name, got, want)
 		}
 	}
 	ack(t, m, head)
-	if got := uuidsOf(m.Pending("t")); !slices.Equal(got, []string{next.UUID}) {
+	if got := uuidsOf(m.Pending("fw-1", "t")); !slices.Equal(got, []string{next.UUID}) {
 		t.Errorf("Pending after acknowledging the head = %q, want %q", got, next.UUID)
 	}
 }
@@ -374,7 +376,7 @@ func TestRecoverAfterRestart(t *testing.T) {
 
 	f2 := &master{}
 	m2 := open(t, cfg, f2.send)
-	if got, want := m2.Tasks(), []string{"a", "b/1", "c"}; !slices.Equal(got, want) {
+	if got, want := m2.Tasks(), []TaskKey{{"fw-1", "a"}, {"fw-1", "b/1"}, {"fw-1", "c"}}; !slices.Equal(got, want) {
 		t.Errorf("Tasks() = %q, want %q", got, want)
 	}
 	for _, tc := range []struct {
@@ -387,13 +389,13 @@ func TestRecoverAfterRestart(t *testing.T) {
 		{"b/1", b[1:], b[2], false},
 		{"c", nil, c[1], true},
 	} {
-		if got := m2.Pending(tc.task); !slices.Equal(got, tc.pending) {
+		if got := m2.Pending("fw-1", tc.task); !slices.Equal(got, tc.pending) {
 			t.Errorf("Pending(%s) = %+v, want %+v", tc.task, got, tc.pending)
 		}
-		if fid, got, ok := m2.Latest(tc.task); !ok || fid != "fw-1" || got != tc.latest {
-			t.Errorf("Latest(%s) = %q, %+v, %v; want fw-1, %+v", tc.task, fid, got, ok, tc.latest)
+		if got, ok := m2.Latest("fw-1", tc.task); !ok || got != tc.latest {
+			t.Errorf("Latest(fw-1, %s) = %+v, %v; want %+v", tc.task, got, ok, tc.latest)
 		}
-		if got := m2.Completed(tc.task); got != tc.done {
+		if got := m2.Completed("fw-1", tc.task); got != tc.done {
 			t.Errorf("Completed(%s) = %v, want %v", tc.task, got, tc.done)
 		}
 	}
@@ -401,7 +403,7 @@ func TestRecoverAfterRestart(t *testing.T) {
 	f2.onSend = func(_ string, st mesos.TaskStatus) { ack(t, m2, st) }
 	run(t, m2)
 	waitFor(t, 5*time.Second, "all updates acknowledged", func() bool {
-		return len(m2.Pending("a")) == 0 && len(m2.Pending("b/1")) == 0
+		return len(m2.Pending("fw-1", "a")) == 0 && len(m2.Pending("fw-1", "b/1")) == 0
 	})
 	for _, tc := range []struct {
 		task string
@@ -447,7 +449,7 @@ func TestTornWriteTolerated(t *testing.T) {
 	m1.Close()
 
 	// A crash in the middle of appending an update.
-	path := filepath.Join(cfg.Dir, "t", logName)
+	path := filepath.Join(cfg.Dir, dirName(TaskKey{"fw-1", "t"}), logName)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -463,7 +465,7 @@ func TestTornWriteTolerated(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "torn") {
 		t.Errorf("Open logged %q, want a warning about the torn record", logs.String())
 	}
-	if got := m2.Pending("t"); !slices.Equal(got, []mesos.TaskStatus{second}) {
+	if got := m2.Pending("fw-1", "t"); !slices.Equal(got, []mesos.TaskStatus{second}) {
 		t.Errorf("Pending = %+v, want %+v", got, second)
 	}
 	third := update(t, m2, "t", mesos.TaskKilling)
@@ -479,7 +481,7 @@ func TestTornWriteTolerated(t *testing.T) {
 	if logs.String() != "" {
 		t.Errorf("second Open logged %q, want nothing", logs.String())
 	}
-	if got := m3.Pending("t"); !slices.Equal(got, []mesos.TaskStatus{second, third}) {
+	if got := m3.Pending("fw-1", "t"); !slices.Equal(got, []mesos.TaskStatus{second, third}) {
 		t.Errorf("Pending = %+v, want %+v", got, []mesos.TaskStatus{second, third})
 	}
 }
@@ -490,7 +492,7 @@ func TestOpenRejectsCorruption(t *testing.T) {
 	update(t, m, "t", mesos.TaskStarting)
 	update(t, m, "t", mesos.TaskRunning)
 	m.Close()
-	path := filepath.Join(cfg.Dir, "t", logName)
+	path := filepath.Join(cfg.Dir, dirName(TaskKey{"fw-1", "t"}), logName)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -506,7 +508,7 @@ func TestOpenRejectsCorruption(t *testing.T) {
 
 func TestOpenDropsEmptyLog(t *testing.T) {
 	cfg := testConfig(t, time.Minute, time.Minute)
-	dir := filepath.Join(cfg.Dir, "t")
+	dir := filepath.Join(cfg.Dir, dirName(TaskKey{"fw-1", "t"}))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -601,16 +603,16 @@ func TestManyTasksConcurrently(t *testing.T) {
 			case <-time.After(ms):
 			}
 			m.Reconnected()
-			for _, id := range m.Tasks() {
-				m.Latest(id)
-				m.Pending(id)
+			for _, k := range m.Tasks() {
+				m.Latest(k.FrameworkID, k.TaskID)
+				m.Pending(k.FrameworkID, k.TaskID)
 			}
 		}
 	}()
 	wg.Wait()
 	waitFor(t, 10*time.Second, "every task completed", func() bool {
-		for _, id := range m.Tasks() {
-			if !m.Completed(id) {
+		for _, k := range m.Tasks() {
+			if !m.Completed(k.FrameworkID, k.TaskID) {
 				return false
 			}
 		}
@@ -634,30 +636,30 @@ func TestForget(t *testing.T) {
 	m := open(t, cfg, (&master{}).send)
 	const id = "../evil/web.1" // escaped: stays inside Dir
 	running := update(t, m, id, mesos.TaskRunning)
-	dir := filepath.Join(cfg.Dir, dirName(id))
+	dir := filepath.Join(cfg.Dir, dirName(TaskKey{"fw-1", id}))
 	if _, err := os.Stat(filepath.Join(dir, logName)); err != nil {
 		t.Fatalf("log of %q: %v", id, err)
 	}
 	if _, err := os.Stat(filepath.Join(cfg.Dir, "..", "evil")); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a task ID with .. reached outside Dir: %v", err)
 	}
-	if err := m.Forget(id); err == nil {
+	if err := m.Forget("fw-1", id); err == nil {
 		t.Fatal("Forget with an unacknowledged update succeeded, want an error")
 	}
 	ack(t, m, running)
 	ack(t, m, update(t, m, id, mesos.TaskFinished))
-	if !m.Completed(id) {
+	if !m.Completed("fw-1", id) {
 		t.Fatal("Completed = false after the terminal update was acknowledged")
 	}
 	for range 2 { // the second time is a no-op
-		if err := m.Forget(id); err != nil {
+		if err := m.Forget("fw-1", id); err != nil {
 			t.Fatalf("Forget: %v", err)
 		}
 	}
 	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat(%s) = %v after Forget, want it removed", dir, err)
 	}
-	if _, _, ok := m.Latest(id); ok || len(m.Tasks()) != 0 || m.Completed(id) {
+	if _, ok := m.Latest("fw-1", id); ok || len(m.Tasks()) != 0 || m.Completed("fw-1", id) {
 		t.Errorf("task still known after Forget: Tasks() = %q", m.Tasks())
 	}
 	m.Close()
@@ -680,7 +682,7 @@ func TestCompaction(t *testing.T) {
 		last = st
 	}
 	m1.Close()
-	b, err := os.ReadFile(filepath.Join(cfg.Dir, "t", logName))
+	b, err := os.ReadFile(filepath.Join(cfg.Dir, dirName(TaskKey{"fw-1", "t"}), logName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,16 +691,16 @@ func TestCompaction(t *testing.T) {
 	}
 
 	m2 := open(t, cfg, (&master{}).send)
-	if _, got, ok := m2.Latest("t"); !ok || got.UUID != last.UUID || *got.Healthy != *last.Healthy {
+	if got, ok := m2.Latest("fw-1", "t"); !ok || got.UUID != last.UUID || *got.Healthy != *last.Healthy {
 		t.Errorf("Latest after compaction = %+v, %v; want %+v", got, ok, last)
 	}
-	if got := m2.Pending("t"); len(got) != 0 {
+	if got := m2.Pending("fw-1", "t"); len(got) != 0 {
 		t.Errorf("Pending after compaction = %+v, want none", got)
 	}
 	pending := update(t, m2, "t", mesos.TaskKilling)
 	m2.Close()
 	m3 := open(t, cfg, (&master{}).send)
-	if got := m3.Pending("t"); !slices.Equal(got, []mesos.TaskStatus{pending}) {
+	if got := m3.Pending("fw-1", "t"); !slices.Equal(got, []mesos.TaskStatus{pending}) {
 		t.Errorf("Pending = %+v, want %+v", got, pending)
 	}
 }

@@ -27,8 +27,8 @@ type entry struct {
 
 // stream is one task's status updates: its log on disk and its queue.
 type stream struct {
-	taskID string
-	dir    string // <Dir>/<dirName(taskID)>
+	key TaskKey
+	dir string // <Dir>/<dirName(key)>, or where an older agentd put it
 
 	mu       sync.Mutex      // guards the fields below and writes to the log
 	f        *os.File        // the log, opened for appending on first use
@@ -42,13 +42,13 @@ type stream struct {
 	due      time.Time       // when to send the head (again); zero means now
 	backoff  time.Duration   // how long to wait for an acknowledgement after the next send
 	epoch    uint64          // bumped by acknowledgements and reconnects, so an older send does not reschedule
-	removed  bool            // forgotten: a new stream takes the task ID
+	removed  bool            // forgotten: a new stream takes the task's key
 }
 
-func newStream(taskID, root string, backoff time.Duration) *stream {
+func newStream(k TaskKey, dir string, backoff time.Duration) *stream {
 	return &stream{
-		taskID:  taskID,
-		dir:     filepath.Join(root, dirName(taskID)),
+		key:     k,
+		dir:     dir,
 		seen:    map[string]bool{},
 		backoff: backoff,
 	}
@@ -117,8 +117,8 @@ func (s *stream) headChanged(minBackoff time.Duration) {
 func (s *stream) replay(r record, minBackoff time.Duration) error {
 	switch r.Type {
 	case recUpdate:
-		if r.Status.TaskID != s.taskID {
-			return fmt.Errorf("update for task %q in the log of task %q", r.Status.TaskID, s.taskID)
+		if k := (TaskKey{r.FrameworkID, r.Status.TaskID}); k != s.key {
+			return fmt.Errorf("update for task %q of framework %q in the log of task %q of framework %q", k.TaskID, k.FrameworkID, s.key.TaskID, s.key.FrameworkID)
 		}
 		if !s.seen[r.Status.UUID] {
 			s.push(entry{r.FrameworkID, *r.Status}, minBackoff)

@@ -28,6 +28,7 @@ type completedTask struct {
 	FrameworkID string          `json:"framework_id"`
 	Info        mesos.TaskInfo  `json:"info"`
 	State       mesos.TaskState `json:"state"`
+	ContainerID string          `json:"container_id"`
 }
 
 // Sandbox is a task with its sandbox directory, as the agent's /state
@@ -65,7 +66,7 @@ func sandboxOf(t *Task, state mesos.TaskState) Sandbox {
 	return Sandbox{
 		Task:      mesos.Task{Info: t.Info, FrameworkID: t.FrameworkID, State: state},
 		Directory: t.sandboxDir(),
-		Container: containerID(t),
+		Container: t.ContainerID,
 	}
 }
 
@@ -89,7 +90,7 @@ func (m *Manager) remember(t *Task, state mesos.TaskState) {
 // is written before taskFile goes, so a crash in between leaves a task
 // that is recovered and forgotten again.
 func retire(t *Task, state mesos.TaskState) {
-	if err := shim.WriteJSON(filepath.Join(t.dir, completedFile), completedTask{t.FrameworkID, t.Info, state}); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := shim.WriteJSON(filepath.Join(t.dir, completedFile), completedTask{t.FrameworkID, t.Info, state, t.ContainerID}); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return // keep taskFile: the task is recovered and retired again
 	}
 	os.Remove(filepath.Join(t.dir, taskFile))
@@ -114,7 +115,10 @@ func (m *Manager) recoverCompleted(dirs []string) {
 		if err != nil {
 			continue
 		}
-		t := &Task{FrameworkID: c.FrameworkID, Info: c.Info, dir: dir, state: c.State}
+		if c.ContainerID == "" { // retired by an agentd that did not record it
+			c.ContainerID = legacyContainerID(c.FrameworkID, c.Info.TaskID)
+		}
+		t := &Task{FrameworkID: c.FrameworkID, Info: c.Info, ContainerID: c.ContainerID, dir: dir, state: c.State}
 		all = append(all, found{&completedEntry{t, c.State}, st.ModTime()})
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].mtime.Before(all[j].mtime) })
@@ -151,9 +155,27 @@ func (m *Manager) LocateSandbox(p string) (files.Location, bool) {
 		parts[5] != "runs" || parts[6] != "latest" || parts[2] == "" || parts[4] == "" {
 		return files.Location{}, false
 	}
-	loc.Sandbox = filepath.Join(key(parts[2], parts[4]), "sandbox")
+	loc.Sandbox = filepath.Join(m.dirName(parts[2], parts[4]), "sandbox")
 	if len(parts) == 8 {
 		loc.Rest = parts[7]
 	}
 	return loc, true
+}
+
+// dirName returns the name of a task's directory: where the task is, if
+// the manager has it or remembers it (a task of an older agentd may be
+// elsewhere), else where it would be.
+func (m *Manager) dirName(frameworkID, taskID string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if t := m.tasks[taskKey{frameworkID, taskID}]; t != nil {
+		return filepath.Base(t.dir)
+	}
+	l := m.completed[frameworkID]
+	for i := len(l) - 1; i >= 0; i-- {
+		if l[i].task.Info.TaskID == taskID {
+			return filepath.Base(l[i].task.dir)
+		}
+	}
+	return name(frameworkID, taskID)
 }

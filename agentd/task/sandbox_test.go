@@ -28,7 +28,7 @@ func TestLocateSandbox(t *testing.T) {
 	work := t.TempDir()
 	m := testManager(t, work)
 	tasks := filepath.Join(work, "tasks")
-	web := key("fw-1", "web.1")
+	web := name("fw-1", "web.1")
 	tests := []struct {
 		path string
 		want files.Location
@@ -41,7 +41,7 @@ func TestLocateSandbox(t *testing.T) {
 		{"/frameworks/fw-1/executors/web.1/runs/latest/d/stderr", files.Location{Base: tasks, Sandbox: web + "/sandbox", Rest: "d/stderr"}, true},
 		// The virtual path's IDs are escaped as directory names are, so
 		// they never name another directory.
-		{"/frameworks/../executors/../runs/latest/x", files.Location{Base: tasks, Sandbox: key("..", "..") + "/sandbox", Rest: "x"}, true},
+		{"/frameworks/../executors/../runs/latest/x", files.Location{Base: tasks, Sandbox: name("..", "..") + "/sandbox", Rest: "x"}, true},
 		{tasks + "/" + web + "/task.json", files.Location{}, false},
 		{tasks + "/" + web + "/run/pid", files.Location{}, false},
 		{tasks + "/../meta/agent_id", files.Location{}, false},
@@ -67,7 +67,7 @@ func TestLocateSandbox(t *testing.T) {
 func TestCompletedSandboxes(t *testing.T) {
 	work := t.TempDir()
 	m := testManager(t, work)
-	dir := filepath.Join(work, "tasks", key("fw-1", "web.1"))
+	dir := filepath.Join(work, "tasks", name("fw-1", "web.1"))
 	if err := os.MkdirAll(filepath.Join(dir, "sandbox"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestCompletedSandboxes(t *testing.T) {
 	if err := shim.WriteJSON(filepath.Join(dir, taskFile), &Task{FrameworkID: "fw-1", Info: info}); err != nil {
 		t.Fatal(err)
 	}
-	finished := func(string) (mesos.TaskState, bool) { return mesos.TaskFinished, true }
+	finished := func(string, string) (mesos.TaskState, bool) { return mesos.TaskFinished, true }
 	if err := m.Recover(context.Background(), finished); err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +83,14 @@ func TestCompletedSandboxes(t *testing.T) {
 	if len(live) != 1 || len(done) != 0 || live[0].Directory != filepath.Join(dir, "sandbox") || live[0].State != mesos.TaskFinished {
 		t.Fatalf("before Remove: Sandboxes() = %+v, %+v, want web.1 live at %s", live, done, filepath.Join(dir, "sandbox"))
 	}
-	m.Remove("web.1")
+	m.Remove("fw-1", "web.1")
 	live, done = m.Sandboxes()
 	if len(live) != 0 || len(done) != 1 || done[0].Info.TaskID != "web.1" || done[0].State != mesos.TaskFinished {
 		t.Fatalf("after Remove: Sandboxes() = %+v, %+v, want web.1 completed", live, done)
 	}
 
 	m = testManager(t, work) // agentd restarts
-	if err := m.Recover(context.Background(), func(string) (mesos.TaskState, bool) { return "", false }); err != nil {
+	if err := m.Recover(context.Background(), func(string, string) (mesos.TaskState, bool) { return "", false }); err != nil {
 		t.Fatal(err)
 	}
 	live, done = m.Sandboxes()

@@ -47,7 +47,7 @@ func (m *Manager) Usage() []Usage {
 	m.mu.Unlock()
 	var out []Usage
 	for _, t := range running {
-		c, err := rt.Load(containerID(t))
+		c, err := rt.Load(t.ContainerID)
 		if err != nil {
 			continue
 		}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +31,7 @@ import (
 
 // Config says where tasks live and how they are isolated.
 type Config struct {
-	WorkDir   string // tasks live in <WorkDir>/tasks/<task>/{sandbox,run}
+	WorkDir   string // tasks live in <WorkDir>/tasks/<name>/{sandbox,run}, see name
 	Isolation string // shim.Linux or shim.Posix
 	Binary    string // agentd's executable, re-executed as the shim
 	Hostname  string // HOST of the task environment
@@ -99,14 +98,22 @@ type Manager struct {
 	starting chan struct{}
 
 	mu        sync.Mutex // guards tasks and completed
-	tasks     map[string]*Task
+	tasks     map[taskKey]*Task
 	completed map[string][]*completedEntry // by framework, oldest first (sandbox.go)
 }
+
+// taskKey identifies a task: task IDs are unique only within a framework,
+// and two frameworks may launch tasks of the same ID on one agent.
+type taskKey struct{ framework, task string }
+
+func (t *Task) key() taskKey { return taskKey{t.FrameworkID, t.Info.TaskID} }
 
 // Task is one task on this agent.
 type Task struct {
 	FrameworkID string         `json:"framework_id"`
 	Info        mesos.TaskInfo `json:"info"`
+	// ContainerID names the task's container, cgroups and network records.
+	ContainerID string `json:"container_id"`
 	dir         string
 
 	// net is the task's network, set before its shim starts (or when it
@@ -139,7 +146,7 @@ func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, erro
 	}
 	cfg.WorkDir = dir
 	m := &Manager{cfg: cfg, log: log.With("component", "task"), update: update,
-		tasks: map[string]*Task{}, completed: map[string][]*completedEntry{}}
+		tasks: map[taskKey]*Task{}, completed: map[string][]*completedEntry{}}
 	if cfg.MaxStarting > 0 {
 		m.starting = make(chan struct{}, cfg.MaxStarting)
 	}
@@ -151,12 +158,6 @@ func NewManager(cfg Config, update UpdateFunc, log *slog.Logger) (*Manager, erro
 func (m *Manager) Wait() { m.wg.Wait() }
 
 func (m *Manager) tasksDir() string { return filepath.Join(m.cfg.WorkDir, "tasks") }
-
-// key names a task's directory: task IDs are unique per framework and may
-// hold characters unsafe in file names.
-func key(frameworkID, taskID string) string {
-	return url.PathEscape(frameworkID) + "_" + url.PathEscape(taskID)
-}
 
 func (t *Task) runDir() string     { return filepath.Join(t.dir, "run") }
 func (t *Task) sandboxDir() string { return filepath.Join(t.dir, "sandbox") }
@@ -184,17 +185,29 @@ func (m *Manager) send(t *Task, st mesos.TaskStatus) {
 	m.update(t.FrameworkID, st)
 }
 
-// Launch starts a task. A task the agent already runs is not launched twice.
+// Launch starts a task. A task the agent already has (the same framework
+// and task ID) is not launched twice: the master refuses such a launch with
+// TASK_ERROR before it reaches an agent, so a duplicate here is only logged
+// and the task's own updates answer for it.
 func (m *Manager) Launch(ctx context.Context, frameworkID string, info mesos.TaskInfo) {
-	k := key(frameworkID, info.TaskID)
+	k := taskKey{frameworkID, info.TaskID}
 	m.mu.Lock()
-	if m.tasks[info.TaskID] != nil {
+	if old := m.tasks[k]; old != nil {
 		m.mu.Unlock()
-		m.log.Warn("duplicate launch ignored", "task", info.TaskID)
+		m.log.Warn("duplicate launch ignored", "framework", frameworkID, "task", info.TaskID, "state", old.State())
 		return
 	}
-	t := &Task{FrameworkID: frameworkID, Info: info, dir: filepath.Join(m.tasksDir(), k), state: mesos.TaskStaging}
-	m.tasks[info.TaskID] = t
+	n := name(frameworkID, info.TaskID)
+	for _, o := range m.tasks {
+		// A task recovered from an agentd that named tasks ambiguously
+		// (a framework ID with "_") may hold the name.
+		if o.ContainerID == n || filepath.Base(o.dir) == n {
+			n = hashedName(frameworkID, info.TaskID)
+			break
+		}
+	}
+	t := &Task{FrameworkID: frameworkID, Info: info, ContainerID: n, dir: filepath.Join(m.tasksDir(), n), state: mesos.TaskStaging}
+	m.tasks[k] = t
 	m.mu.Unlock()
 
 	m.wg.Add(1)
@@ -265,7 +278,7 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 		}
 	}
 	if m.cfg.Network != nil {
-		att, err := m.cfg.Network.Setup(ctx, containerID(t), t.Info)
+		att, err := m.cfg.Network.Setup(ctx, t.ContainerID, t.Info)
 		if errors.Is(err, network.ErrInvalid) {
 			fail(mesos.TaskError, mesos.ReasonTaskInvalid, err.Error())
 			return
@@ -368,7 +381,7 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 		LogMaxBytes: m.cfg.LogMaxBytes,
 		LogKeep:     m.cfg.LogKeep,
 		Container: isolation.Spec{
-			ID:        containerID(t),
+			ID:        t.ContainerID,
 			Args:      argv,
 			Env:       Env(info, t.FrameworkID, agentID, m.cfg.Hostname, sandboxInside),
 			User:      user,
@@ -385,17 +398,6 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 			SeccompUnconfined: unconfined,
 		},
 	}, nil
-}
-
-// containerID is a name libcontainer and cgroups accept, unique per task.
-func containerID(t *Task) string {
-	b := []byte(key(t.FrameworkID, t.Info.TaskID))
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
 }
 
 // supervise reports RUNNING once the shim runs the task, runs its health
@@ -461,7 +463,7 @@ func (m *Manager) releaseNetwork(t *Task) {
 	if m.cfg.Network == nil {
 		return
 	}
-	if err := m.cfg.Network.Teardown(context.Background(), containerID(t)); err != nil {
+	if err := m.cfg.Network.Teardown(context.Background(), t.ContainerID); err != nil {
 		m.log.Error("releasing the task's network", "task", t.Info.TaskID, "err", err)
 	}
 }
@@ -499,58 +501,6 @@ func (m *Manager) finish(t *Task) {
 	}
 	m.send(t, st)
 	m.log.Info("task ended", "task", t.Info.TaskID, "state", st.State, "message", st.Message)
-}
-
-// Kill kills a task: TASK_KILLING, SIGTERM, the grace period, SIGKILL,
-// TASK_KILLED. An unknown task is reported lost.
-func (m *Manager) Kill(frameworkID, taskID string, policy *mesos.KillPolicy) {
-	m.mu.Lock()
-	t := m.tasks[taskID]
-	m.mu.Unlock()
-	if t == nil || t.FrameworkID != frameworkID {
-		m.update(frameworkID, mesos.TaskStatus{TaskID: taskID, State: mesos.TaskLost, Source: mesos.SourceAgent,
-			Reason: "REASON_TASK_UNKNOWN", Message: "kill of a task this agent does not run", Timestamp: float64(time.Now().UnixNano()) / 1e9})
-		return
-	}
-	m.kill(t, policy, "", "")
-}
-
-func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
-	if t.State().Terminal() {
-		return
-	}
-	grace := m.cfg.DefaultKillGrace
-	if t.Info.KillPolicy != nil && t.Info.KillPolicy.GracePeriodSeconds > 0 {
-		grace = time.Duration(t.Info.KillPolicy.GracePeriodSeconds * float64(time.Second))
-	}
-	if policy != nil && policy.GracePeriodSeconds > 0 {
-		grace = time.Duration(policy.GracePeriodSeconds * float64(time.Second))
-	}
-	t.mu.Lock()
-	first := !t.killing
-	t.killing = true
-	if first && t.killed != nil {
-		close(t.killed)
-	}
-	if reason != "" {
-		t.killReason, t.killMessage = reason, msg
-	}
-	t.mu.Unlock()
-	if first {
-		m.send(t, mesos.TaskStatus{State: mesos.TaskKilling})
-	}
-	p, ok, _ := shim.ReadPid(t.runDir())
-	if !ok {
-		// The shim has not started the task yet: it finds the request when
-		// it does. Look again in case it started meanwhile.
-		_ = shim.WriteJSON(filepath.Join(t.runDir(), shim.KillFile), shim.Kill{Grace: grace})
-		if p, ok, _ = shim.ReadPid(t.runDir()); !ok {
-			return
-		}
-	}
-	if err := shim.RequestKill(t.runDir(), p, grace); err != nil {
-		m.log.Error("killing task", "task", t.Info.TaskID, "err", err)
-	}
 }
 
 func (m *Manager) startHealth(ctx context.Context, t *Task) {
@@ -645,12 +595,13 @@ func (m *Manager) Tasks() []mesos.Task {
 
 // Remove forgets an ended task whose final status was acknowledged. Its
 // sandbox stays on disk for the operator, listed by Sandboxes.
-func (m *Manager) Remove(taskID string) {
+func (m *Manager) Remove(frameworkID, taskID string) {
+	k := taskKey{frameworkID, taskID}
 	m.mu.Lock()
-	t := m.tasks[taskID]
+	t := m.tasks[k]
 	forgotten := t != nil && t.State().Terminal()
 	if forgotten {
-		delete(m.tasks, taskID)
+		delete(m.tasks, k)
 		m.remember(t, t.State())
 	}
 	m.mu.Unlock()
@@ -662,82 +613,12 @@ func (m *Manager) Remove(taskID string) {
 	}
 }
 
-// Recover re-attaches to the tasks in the work directory after a restart.
-// latest reports the last status recorded for a task (by the status
-// manager); tasks whose last status is terminal are kept, without a shim,
-// until Remove.
-func (m *Manager) Recover(ctx context.Context, latest func(taskID string) (mesos.TaskState, bool)) error {
-	entries, err := os.ReadDir(m.tasksDir())
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("reading tasks: %w", err)
-	}
-	var live []string      // container IDs of the tasks still running
-	var completed []string // directories of forgotten tasks
-	for _, e := range entries {
-		dir := filepath.Join(m.tasksDir(), e.Name())
-		var t Task
-		ok, err := shim.ReadJSON(filepath.Join(dir, taskFile), &t)
-		if err == nil && !ok {
-			completed = append(completed, dir)
-			continue
-		}
-		if err != nil {
-			m.log.Warn("skipping unreadable task directory", "dir", dir, "err", err)
-			continue
-		}
-		t.dir = dir
-		state, known := latest(t.Info.TaskID)
-		t.state = mesos.TaskStaging
-		if known {
-			t.state = state
-		}
-		task := &t
-		m.mu.Lock()
-		m.tasks[t.Info.TaskID] = task
-		m.mu.Unlock()
-		if state.Terminal() {
-			continue // ended; its final update is still being delivered
-		}
-		p, running, _ := shim.ReadPid(task.runDir())
-		if _, exited, _ := shim.ReadExit(task.runDir()); exited || (running && !p.Alive()) || !running {
-			// It ended while agentd was away (or never started).
-			m.log.Info("recovered a task that ended while the agent was down", "task", t.Info.TaskID)
-			m.finish(task)
-			continue
-		}
-		if m.cfg.Network != nil {
-			att, err := m.cfg.Network.Recover(ctx, containerID(task))
-			if err != nil {
-				m.log.Error("re-attaching to the task's network", "task", t.Info.TaskID, "err", err)
-			}
-			task.net = att
-		}
-		live = append(live, containerID(task))
-		if task.state != mesos.TaskRunning && task.state != mesos.TaskKilling {
-			m.send(task, mesos.TaskStatus{State: mesos.TaskRunning, ContainerStatus: m.containerStatus(task, p.TaskPID)})
-		}
-		m.log.Info("re-attached to task", "task", t.Info.TaskID, "pid", p.TaskPID)
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.supervise(ctx, task, nil, true, func() {})
-		}()
-	}
-	m.recoverCompleted(completed)
-	if m.cfg.Network != nil {
-		// Before any launch: CNI GC must not see a new task as a leak.
-		if err := m.cfg.Network.Collect(ctx, live); err != nil {
-			m.log.Warn("collecting leftover network resources", "err", err)
-		}
-	}
-	return nil
-}
-
 // MarshalJSON keeps the unexported fields out of task.json.
 func (t *Task) MarshalJSON() ([]byte, error) {
 	type plain struct {
 		FrameworkID string         `json:"framework_id"`
 		Info        mesos.TaskInfo `json:"info"`
+		ContainerID string         `json:"container_id"`
 	}
-	return json.Marshal(plain{t.FrameworkID, t.Info})
+	return json.Marshal(plain{t.FrameworkID, t.Info, t.ContainerID})
 }

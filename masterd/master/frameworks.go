@@ -204,7 +204,7 @@ func (m *Master) Call(ctx context.Context, call mesos.Call) error {
 			return errors.New("ACKNOWLEDGE call needs acknowledge.agent_id, task_id and uuid")
 		}
 		if ag := m.agents[a.AgentID]; ag != nil {
-			ag.send(mesos.AgentEvent{Type: mesos.AgentEventAcknowledge, Acknowledge: &mesos.AgentAcknowledge{TaskID: a.TaskID, UUID: a.UUID}})
+			ag.send(mesos.AgentEvent{Type: mesos.AgentEventAcknowledge, Acknowledge: &mesos.AgentAcknowledge{FrameworkID: call.FrameworkID, TaskID: a.TaskID, UUID: a.UUID}})
 		}
 	case mesos.CallReconcile:
 		var tasks []mesos.ReconcileTask

@@ -97,7 +97,7 @@ func TestUpdateOfTornDownFrameworkIsAcknowledged(t *testing.T) {
 	a.update(t, f.id, "t1", mesos.TaskKilled, "u2")
 	waitFor(t, 5*time.Second, "the master to acknowledge TASK_KILLED of the torn-down framework", func() bool {
 		_, ok := a.find(func(ev mesos.AgentEvent) bool {
-			return ev.Type == mesos.AgentEventAcknowledge && ev.Acknowledge.UUID == "u2" && ev.Acknowledge.TaskID == "t1"
+			return ev.Type == mesos.AgentEventAcknowledge && ev.Acknowledge.UUID == "u2" && ev.Acknowledge.TaskID == "t1" && ev.Acknowledge.FrameworkID == f.id
 		})
 		return ok
 	})

@@ -60,7 +60,8 @@ func TestLaunchUpdateAcknowledge(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "ACKNOWLEDGE at the agent", func() bool {
 		_, ok := a.find(func(ev mesos.AgentEvent) bool {
-			return ev.Type == mesos.AgentEventAcknowledge && ev.Acknowledge.UUID == "u-1"
+			// The framework ID tells the agent which framework's t1 it is.
+			return ev.Type == mesos.AgentEventAcknowledge && ev.Acknowledge.UUID == "u-1" && ev.Acknowledge.FrameworkID == f.id
 		})
 		return ok
 	})

@@ -114,7 +114,7 @@ func (m *Master) statusFromAgent(agentID string, a *agent, frameworkID string, s
 		// placeholders name every other): nobody will acknowledge the
 		// update, so the master does, or the agent retries it forever.
 		if st.UUID != "" {
-			a.send(mesos.AgentEvent{Type: mesos.AgentEventAcknowledge, Acknowledge: &mesos.AgentAcknowledge{TaskID: st.TaskID, UUID: st.UUID}})
+			a.send(mesos.AgentEvent{Type: mesos.AgentEventAcknowledge, Acknowledge: &mesos.AgentAcknowledge{FrameworkID: frameworkID, TaskID: st.TaskID, UUID: st.UUID}})
 		}
 		return
 	}

@@ -1,6 +1,7 @@
 package framework
 
 import (
+	"cmp"
 	"context"
 	"math"
 	"time"
@@ -64,7 +65,11 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		f.startReadiness(ctx, in, &app)
 	}
 	if st.Healthy != nil && !terminal(st.State) {
-		f.health(in, *st.Healthy, st.Message, now, &app)
+		if st.Reason == mesos.ReasonReconciliation {
+			f.reconciledHealth(in, *st.Healthy, st.Message, now, &app)
+		} else {
+			f.health(in, *st.Healthy, st.Message, now, &app)
+		}
 	}
 	if st.State != prev {
 		f.publish(marathon.StatusUpdateEvent{
@@ -112,6 +117,17 @@ func (f *Framework) health(in *instance, healthy bool, msg string, now time.Time
 		f.publish(marathon.InstanceHealthChangedEvent{InstanceID: instanceID(in.TaskID), RunSpecVersion: in.Version,
 			RunSpecID: in.AppID, Healthy: &h, EventMeta: marathon.Meta(marathon.EventInstanceHealthChanged, now)})
 	}
+}
+
+// reconciledHealth takes in the health a reconciliation answer repeats:
+// the agent's last result, not a new check. It counts as a failure only
+// when the framework knows of none (after a failover, as failures are not
+// stored).
+func (f *Framework) reconciledHealth(in *instance, healthy bool, msg string, now time.Time, app *marathon.App) {
+	if in.Healthy != nil && *in.Healthy == healthy && (healthy || in.Failures > 0) {
+		return
+	}
+	f.health(in, healthy, cmp.Or(in.FailureCause, msg), now, app)
 }
 
 // ended forgets a terminal instance: failures are remembered and delay
