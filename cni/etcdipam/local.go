@@ -36,11 +36,12 @@ type localBlock struct {
 	IPs   []allocation `json:"ips"` // in address order
 }
 
-// allocation is one address of a block and whom it went to.
+// allocation is one address of a block and whom it went to:
+// {"address":"10.20.0.70/16","gateway":"10.20.0.1","containerID":…,"ifname":"eth0"}.
 type allocation struct {
-	Address     Address `json:"address"`
-	ContainerID string  `json:"containerID"`
-	IfName      string  `json:"ifname"`
+	Address
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifname"`
 }
 
 func (b *localBlock) taken(a netip.Addr) bool {
