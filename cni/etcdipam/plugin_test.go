@@ -67,16 +67,13 @@ func (e *env) keys(t testing.TB, prefix string) []string {
 // attachment, "containerID/ifname", as its block files say.
 func (e *env) held(t testing.TB, network, host string) map[netip.Addr]string {
 	t.Helper()
-	l, err := openLocal(context.Background(), filepath.Join(e.dir, network, host))
+	m, err := Allocations(context.Background(), e.dir, network, host)
 	if err != nil {
 		t.Fatalf("reading the block files of %s: %v", host, err)
 	}
-	defer l.close()
 	out := map[netip.Addr]string{}
-	for _, b := range l.blocks {
-		for _, x := range b.IPs {
-			out[x.Address.Address.Addr()] = x.ContainerID + "/" + x.IfName
-		}
+	for a, at := range m {
+		out[a] = at.ContainerID + "/" + at.IfName
 	}
 	return out
 }
@@ -543,7 +540,7 @@ func TestRestartRecovery(t *testing.T) {
 	// in the middle of another write (a temporary file left behind).
 	claimFor(t, e, "host-a", "10.30.0.8/30")
 	dir := filepath.Join(e.dir, "testnet", "host-a")
-	if err := os.WriteFile(filepath.Join(dir, blockName(netip.MustParsePrefix("10.30.0.0/30"))+".json.123.tmp"), []byte(`{"torn`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, blockName(netip.MustParsePrefix("10.30.0.0/30"))+blockSuffix+".123.tmp"), []byte(`{"torn`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// A new process: ADD of c0 again is answered from the block file.
@@ -562,7 +559,7 @@ func TestRestartRecovery(t *testing.T) {
 	}
 	// A corrupt block file stops every command rather than risk a
 	// duplicate.
-	if err := os.WriteFile(filepath.Join(dir, blockName(netip.MustParsePrefix("10.30.0.8/30"))+".json"), []byte(`{"torn`), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, blockName(netip.MustParsePrefix("10.30.0.8/30"))+blockSuffix), []byte(`{"torn`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Add(ctx, e.args(t, "host-a", "c3", "eth0", set))
@@ -668,7 +665,7 @@ func TestClaimRace(t *testing.T) {
 	owners := blockOwners(t, e, "testnet")
 	var winners []string
 	for i, w := range won {
-		files, _ := filepath.Glob(filepath.Join(e.dir, fmt.Sprint("host-", i), "*.json"))
+		files, _ := filepath.Glob(filepath.Join(e.dir, fmt.Sprint("host-", i), "*"+blockSuffix))
 		if w != (len(files) == 1) {
 			t.Errorf("host-%d won %v and has block files %v", i, w, files)
 		}

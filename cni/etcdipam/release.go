@@ -7,9 +7,9 @@ import (
 	"slices"
 )
 
-// Release frees a's addresses, on the host's disk alone. Releasing what is
-// not allocated succeeds. The emptied block stays the host's, for its
-// next containers, until GC.
+// Release frees a's addresses, on the host's disk alone and without an
+// fsync (see local). Releasing what is not allocated succeeds. The
+// emptied block stays the host's, for its next containers, until GC.
 func (s *Store) Release(ctx context.Context, a Attachment) error {
 	l, err := openLocal(ctx, s.dir)
 	if err != nil {
@@ -17,16 +17,10 @@ func (s *Store) Release(ctx context.Context, a Attachment) error {
 	}
 	defer l.close()
 	for _, b := range l.sorted() {
-		keep := slices.DeleteFunc(slices.Clone(b.IPs), func(x allocation) bool {
-			return x.ContainerID == a.ContainerID && x.IfName == a.IfName
-		})
-		if len(keep) == len(b.IPs) {
-			continue
-		}
-		nb := *b
-		nb.IPs = keep
-		if err := l.save(&nb); err != nil {
-			return fmt.Errorf("releasing %s/%s: %w", a.ContainerID, a.IfName, err)
+		if slices.ContainsFunc(b.IPs, a.holds) {
+			if err := l.release(b, a); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -56,9 +50,8 @@ func (s *Store) GC(ctx context.Context, keep map[Attachment]bool) error {
 				errs = append(errs, err)
 			}
 		case len(left) < len(b.IPs):
-			nb := *b
-			nb.IPs = left
-			if err := l.save(&nb); err != nil {
+			b.IPs = left
+			if err := l.write(b); err != nil {
 				errs = append(errs, err)
 			}
 		}

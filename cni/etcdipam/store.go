@@ -29,8 +29,8 @@ const maxAttempts = 200
 // Attachment identifies a container's interface on a network, as the CNI
 // spec does: CNI_CONTAINERID and CNI_IFNAME.
 type Attachment struct {
-	ContainerID string
-	IfName      string
+	ContainerID string `json:"containerID"`
+	IfName      string `json:"ifname"`
 }
 
 // Address is one allocated address as a block file keeps it.
@@ -114,9 +114,7 @@ func (s *Store) Allocate(ctx context.Context, a Attachment) ([]Address, error) {
 func (s *Store) allocateIn(ctx context.Context, l *local, set []Range, a Attachment) (Address, error) {
 	for lost := 0; lost < maxAttempts; {
 		if b, addr, ok := firstFree(l, set); ok {
-			nb := *b
-			nb.IPs = append(slices.Clone(b.IPs), allocation{Address: addr, ContainerID: a.ContainerID, IfName: a.IfName})
-			if err := l.save(&nb); err != nil {
+			if err := l.allocate(b, allocation{Address: addr, ContainerID: a.ContainerID, IfName: a.IfName}); err != nil {
 				return Address{}, err
 			}
 			return addr, nil
@@ -182,7 +180,7 @@ func (s *Store) claimFor(ctx context.Context, l *local, set []Range) (bool, erro
 	case !ok:
 		return false, ErrExhausted
 	case c.rev != 0:
-		return true, l.save(&localBlock{Block: c.block, Claim: c.rev})
+		return true, l.create(c.block, c.rev)
 	default:
 		return s.claim(ctx, l, c.block)
 	}
@@ -223,7 +221,7 @@ func (s *Store) claim(ctx context.Context, l *local, b netip.Prefix) (bool, erro
 	if !won {
 		return false, nil
 	}
-	return true, l.save(&localBlock{Block: b, Claim: rev})
+	return true, l.create(b, rev)
 }
 
 // noOverlap compares that no block overlapping b is claimed: none inside

@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/etcdipam"
 	"corral/masterd/state/statetest"
 )
 
@@ -82,42 +83,17 @@ func cnitoolContainerID(netnsPath string) string {
 	return fmt.Sprintf("cnitool-%x", s[:10])
 }
 
-// reservation is an address of a block file of corral-ipam's.
-type reservation struct {
-	ContainerID string `json:"containerID"`
-	IfName      string `json:"ifname"`
-}
-
 // reservations lists what corral-ipam holds for host on network name: the
-// addresses its block files (under dataDir) give out, and the blocks etcd
-// says are the host's.
-func reservations(t testing.TB, cli *clientv3.Client, dataDir, name, host string) (ips map[netip.Addr]reservation, blocks int) {
+// addresses its block files (under dataDir) give out, and the number of
+// blocks etcd says are the host's.
+func reservations(t testing.TB, cli *clientv3.Client, dataDir, name, host string) (ips map[netip.Addr]etcdipam.Attachment, blocks int) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(dataDir, name, host, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ips = map[netip.Addr]reservation{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b struct {
-			IPs []struct {
-				Address netip.Prefix `json:"address"`
-				reservation
-			} `json:"ips"`
-		}
-		if err := json.Unmarshal(data, &b); err != nil {
-			t.Fatalf("block file %s = %q: %v", f, data, err)
-		}
-		for _, x := range b.IPs {
-			ips[x.Address.Addr()] = x.reservation
-		}
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	ips, err := etcdipam.Allocations(ctx, dataDir, name, host)
+	if err != nil {
+		t.Fatalf("reading %s's allocations: %v", host, err)
+	}
 	resp, err := cli.Get(ctx, "/corral/ipam/"+name+"/blocks/", clientv3.WithPrefix())
 	if err != nil {
 		t.Fatalf("reading block claims: %v", err)
@@ -233,7 +209,7 @@ func TestCNITool(t *testing.T) {
 		t.Errorf("after cnitool add, eth0 in the container has %v (present %v), want [%s]", addrs, ok, ip)
 	}
 	ips, blocks := reservations(t, cli, dataDir, name, "host-a")
-	want := reservation{ContainerID: containerID, IfName: "eth0"}
+	want := etcdipam.Attachment{ContainerID: containerID, IfName: "eth0"}
 	if got := ips[ip]; len(ips) != 1 || got != want || blocks != 1 {
 		t.Errorf("after cnitool add, host-a allocated %v in %d blocks, want only %s for %+v in 1", ips, blocks, ip, want)
 	}
