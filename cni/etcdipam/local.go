@@ -37,6 +37,7 @@ type local struct {
 	dir    string
 	lock   *os.File // flocked while the command runs
 	blocks map[netip.Prefix]*localBlock
+	boot   string // the boot ID in whose boot the blocks were last checked against etcd
 }
 
 // localBlock is a block file, read.
@@ -78,6 +79,24 @@ func blockFile(dir string, b netip.Prefix) string {
 
 const blockSuffix = ".block"
 
+// bootFile holds the boot ID of the last check of the blocks against etcd.
+const bootFile = "boot"
+
+// bootID returns the kernel's ID of this boot of the machine.
+var bootID = func() (string, error) {
+	id, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(id)), err
+}
+
+// setBoot records that the blocks were checked in boot id.
+func (l *local) setBoot(id string) error {
+	if err := atomicfile.WriteFile(filepath.Join(l.dir, bootFile), []byte(id), 0o600); err != nil {
+		return fmt.Errorf("recording the boot ID: %w", err)
+	}
+	l.boot = id
+	return nil
+}
+
 // openLocal locks dir, creating it, and reads its block files. The
 // caller must close it. Waiting for the lock gives up with ctx.
 func openLocal(ctx context.Context, dir string) (*local, error) {
@@ -99,6 +118,15 @@ func openLocal(ctx context.Context, dir string) (*local, error) {
 		return nil, fmt.Errorf("listing the ipam data directory: %w", err)
 	}
 	for _, e := range entries {
+		if e.Name() == bootFile {
+			data, err := os.ReadFile(filepath.Join(dir, bootFile))
+			if err != nil {
+				l.close()
+				return nil, fmt.Errorf("reading the boot ID of the last check: %w", err)
+			}
+			l.boot = string(data)
+			continue
+		}
 		name, ok := strings.CutSuffix(e.Name(), blockSuffix)
 		if !ok {
 			continue // the lock, or a temporary file of an interrupted write

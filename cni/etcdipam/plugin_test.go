@@ -680,3 +680,39 @@ func TestClaimRace(t *testing.T) {
 		t.Errorf("winners %v, claims %v: want one", winners, owners)
 	}
 }
+
+// A host taken for gone, whose blocks an operator gave back while it was
+// down, comes back with its block files: after the reboot it checks them
+// against etcd and forgets the blocks no longer its own, instead of
+// allocating in them beside the host that claimed them since.
+func TestRebootAfterBlocksTaken(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	set := map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30}
+	before := add(t, e.args(t, "host-a", "c0", "eth0", set)) // .2 in .0/30
+	gc := e.args(t, "host-a", "", "", map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30, "dataDir": t.TempDir()})
+	if err := GC(ctx, gc); err != nil {
+		t.Fatalf("GC as host-a elsewhere: %v", err)
+	}
+	if a := add(t, e.args(t, "host-b", "b0", "eth0", set)); a != before {
+		t.Fatalf("host-b got %s, want %s from the block given back", a, before)
+	}
+
+	defer func(old func() (string, error)) { bootID = old }(bootID)
+	bootID = func() (string, error) { return "another boot", nil }
+	proxy := statetest.StartProxy(t, e.url)
+	proxy.Cut()
+	away := map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30, "etcdEndpoints": []string{proxy.URL}, "timeout": "1s"}
+	_, err := Add(ctx, e.args(t, "host-a", "c1", "eth0", away))
+	wantCode(t, "ADD after a reboot with etcd away", err, types.ErrTryAgainLater)
+
+	if a := add(t, e.args(t, "host-a", "c1", "eth0", set)); a.String() != "10.30.0.4/29" {
+		t.Errorf("ADD on host-a after its reboot = %s, want 10.30.0.4/29 in a block of its own", a)
+	}
+	if held := fmt.Sprint(e.held(t, "testnet", "host-a")); held != "map[10.30.0.4:c1/eth0]" {
+		t.Errorf("host-a holds %s, want only c1's address", held)
+	}
+	if owners := fmt.Sprint(blockOwners(t, e, "testnet")); owners != "map[010.030.000.000-30:host-b 010.030.000.004-30:host-a]" {
+		t.Errorf("blocks = %s", owners)
+	}
+}

@@ -32,7 +32,7 @@ func (s *Store) Release(ctx context.Context, a Attachment) error {
 // for a host that is gone, on another machine). It goes on past errors and
 // returns them all.
 func (s *Store) GC(ctx context.Context, keep map[Attachment]bool) error {
-	l, err := openLocal(ctx, s.dir)
+	l, err := s.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (s *Store) GC(ctx context.Context, keep map[Attachment]bool) error {
 // Check verifies that a holds an address in every range set and that
 // etcd still gives their blocks to this host, and returns the addresses.
 func (s *Store) Check(ctx context.Context, a Attachment) ([]Address, error) {
-	l, err := openLocal(ctx, s.dir)
+	l, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *Store) Check(ctx context.Context, a Attachment) ([]Address, error) {
 // Status reports whether ADD can give an address of every range set: from
 // the host's blocks without etcd, or else from a block etcd has free.
 func (s *Store) Status(ctx context.Context) error {
-	l, err := openLocal(ctx, s.dir)
+	l, err := s.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -84,11 +84,53 @@ func NewStore(etcd *etcdClient, prefix, host string, sets [][]Range, dir string)
 func (s *Store) blocksPrefix() string           { return s.prefix + "blocks/" }
 func (s *Store) blockKey(b netip.Prefix) string { return s.blocksPrefix() + blockName(b) }
 
-// Allocate gives a one address per range set, or returns those it holds.
-// An address of a block the host owns costs a write of the block's file
-// and no etcd request; etcd is asked only for a new block.
-func (s *Store) Allocate(ctx context.Context, a Attachment) ([]Address, error) {
+// open locks and reads the host's block files. The first time after the
+// machine booted, it checks them against etcd: a block whose claim is no
+// longer this host's (an operator gave it back while the host was down,
+// taking it for gone) is forgotten; what was allocated in it belonged to
+// containers that died with the host. Until etcd answers that check,
+// nothing is allocated.
+func (s *Store) open(ctx context.Context) (*local, error) {
 	l, err := openLocal(ctx, s.dir)
+	if err != nil {
+		return nil, err
+	}
+	boot, err := bootID()
+	if err != nil {
+		l.close()
+		return nil, fmt.Errorf("reading the boot ID: %w", err)
+	}
+	if l.boot == boot {
+		return l, nil
+	}
+	if len(l.blocks) > 0 {
+		cs, err := s.claims(ctx)
+		if err != nil {
+			l.close()
+			return nil, fmt.Errorf("checking the host's blocks after a reboot: %w", err)
+		}
+		for _, b := range l.sorted() {
+			if !slices.ContainsFunc(cs, func(c claimed) bool { return c.block == b.Block && c.host == s.host && c.rev == b.Claim }) {
+				if err := l.drop(b.Block); err != nil {
+					l.close()
+					return nil, err
+				}
+			}
+		}
+	}
+	if err := l.setBoot(boot); err != nil {
+		l.close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// Allocate gives a one address per range set, or returns those it holds.
+// An address of a block the host owns costs a line appended to the
+// block's file, one fsync, and no etcd request; etcd is asked only for a
+// new block.
+func (s *Store) Allocate(ctx context.Context, a Attachment) ([]Address, error) {
+	l, err := s.open(ctx)
 	if err != nil {
 		return nil, err
 	}
