@@ -53,7 +53,7 @@ func TestCrashedHost(t *testing.T) {
 // a block file: the host crashed in between.
 func claimFor(t testing.TB, e *env, host, b string) {
 	t.Helper()
-	s := NewStore(etcdTestClient(t, e), "/corral/ipam/testnet/", host, nil, t.TempDir())
+	s := newStore(etcdTestClient(t, e), "/corral/ipam/testnet/", host, nil, t.TempDir())
 	v, _ := json.Marshal(claim{Host: host})
 	won, _, err := s.etcd.txn(context.Background(), s.noOverlap(netip.MustParsePrefix(b)), []op{opPut(s.blockKey(netip.MustParsePrefix(b)), v)})
 	if err != nil || !won {
@@ -120,7 +120,7 @@ func TestClaimRace(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, b := range blocks {
 		wg.Go(func() {
-			s := NewStore(etcdTestClient(t, e), "/corral/ipam/testnet/", fmt.Sprint("host-", i), nil, filepath.Join(e.dir, fmt.Sprint("host-", i)))
+			s := newStore(etcdTestClient(t, e), "/corral/ipam/testnet/", fmt.Sprint("host-", i), nil, filepath.Join(e.dir, fmt.Sprint("host-", i)))
 			l, err := openLocal(context.Background(), s.dir)
 			if err != nil {
 				t.Error(err)

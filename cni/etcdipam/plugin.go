@@ -179,7 +179,7 @@ func (n *network) withStore(ctx context.Context, f func(context.Context, *Store)
 		return invalidConfig(err)
 	}
 	defer cli.close()
-	return f(ctx, NewStore(cli, n.prefix, c.Host, n.sets, n.dir))
+	return f(ctx, newStore(cli, n.prefix, c.Host, n.sets, n.dir))
 }
 
 // result renders reserved addresses with the netconf's routes.

@@ -74,10 +74,10 @@ type Store struct {
 	dir    string // <dataDir>/<network>/<host>
 }
 
-// NewStore returns a Store for host on the network whose keys live under
+// newStore returns a Store for host on the network whose keys live under
 // prefix in etcd and whose block files live in dir, allocating one
 // address from each range set.
-func NewStore(etcd *etcdClient, prefix, host string, sets [][]Range, dir string) *Store {
+func newStore(etcd *etcdClient, prefix, host string, sets [][]Range, dir string) *Store {
 	return &Store{etcd: etcd, prefix: prefix, host: host, sets: sets, dir: dir}
 }
 
