@@ -21,10 +21,10 @@ import (
 	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sys/unix"
 
 	"corral/agentd/shim"
+	"corral/cni/etcdipam"
 	"corral/masterd/master/mastertest"
 	"corral/masterd/state/statetest"
 	"corral/mesos"
@@ -195,8 +195,8 @@ type netEnv struct {
 	agent    *agentProc
 	agentID  string
 	work     string
-	etcd     *clientv3.Client
 	ipamConf string // corral-ipam's configuration, for injecting a leak
+	ipamDir  string // corral-ipam's dataDir
 }
 
 func newNetEnv(t *testing.T) *netEnv {
@@ -214,15 +214,10 @@ func newNetEnv(t *testing.T) *netEnv {
 	plugins := cniPlugins(t)
 	e.a, e.b = newSimHosts(t)
 	_, etcdURL := statetest.Start(t)
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcdURL}, DialTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	e.etcd = cli
 	etcdInA := forward(t, e.a.path, strings.TrimPrefix(etcdURL, "http://"))
+	e.ipamDir = filepath.Join(e.work, "ipam")
 	e.ipamConf = fmt.Sprintf(`{"type":"corral-ipam","etcdEndpoints":["http://%s"],"subnet":"192.168.81.0/24",
-		"rangeStart":"192.168.81.100","rangeEnd":"192.168.81.200","host":"host-a"}`, etcdInA)
+		"rangeStart":"192.168.81.100","rangeEnd":"192.168.81.200","host":"host-a","dataDir":%q}`, etcdInA, e.ipamDir)
 	confDir := filepath.Join(e.work, "net.d")
 	os.MkdirAll(confDir, 0o755)
 	conf := fmt.Sprintf(`{"cniVersion":"1.1.0","name":"corralnet","plugins":[{"type":"corral-macvlan","master":"p0","mode":"bridge","ipam":%s}]}`, e.ipamConf)
@@ -317,14 +312,12 @@ func (e *netEnv) leftovers(t *testing.T) []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	for _, prefix := range []string{"/corral/ipam/corralnet/ips/", "/corral/ipam/corralnet/attachments/"} {
-		resp, err := e.etcd.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, kv := range resp.Kvs {
-			out = append(out, "etcd "+string(kv.Key))
-		}
+	held, err := etcdipam.Allocations(ctx, e.ipamDir, "corralnet", "host-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, at := range held {
+		out = append(out, fmt.Sprintf("ipam %s %s/%s", a, at.ContainerID, at.IfName))
 	}
 	return out
 }

@@ -118,8 +118,8 @@ func newSimCluster(t *testing.T) *simCluster {
 	confDir := filepath.Join(c.dir, "net.d")
 	os.MkdirAll(confDir, 0o755)
 	conf := fmt.Sprintf(`{"cniVersion":"1.1.0","name":%q,"plugins":[{"type":"corral-macvlan","master":"p0","mode":"bridge",
-		"ipam":{"type":"corral-ipam","etcdEndpoints":[%q],"subnet":%q,"rangeStart":"192.168.81.100","rangeEnd":"192.168.81.200","host":"host-a"}}]}`,
-		simCNINet, simEtcd, simSubnet)
+		"ipam":{"type":"corral-ipam","etcdEndpoints":[%q],"subnet":%q,"rangeStart":"192.168.81.100","rangeEnd":"192.168.81.200","host":"host-a","dataDir":%q}}]}`,
+		simCNINet, simEtcd, simSubnet, filepath.Join(c.dir, "ipam"))
 	if err := os.WriteFile(filepath.Join(confDir, simCNINet+".conflist"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

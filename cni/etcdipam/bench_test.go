@@ -3,6 +3,7 @@ package etcdipam
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func BenchmarkAddDel(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := NewStore(e.cli, n.prefix, n.IPAM.Host, n.sets)
+		s := newStore(etcdTestClient(b, e), n.prefix, n.IPAM.Host, n.sets, filepath.Join(e.dir, "bench-store"))
 		for i := 0; b.Loop(); i++ {
 			a := Attachment{ContainerID: fmt.Sprint("c", i), IfName: "eth0"}
 			if _, err := s.Allocate(ctx, a); err != nil {

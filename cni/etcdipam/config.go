@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ const (
 	DefaultBlockSize4 = 26 // 64 addresses per IPv4 block
 	DefaultBlockSize6 = 122
 	DefaultDataPrefix = "/corral/ipam/"
+	DefaultDataDir    = "/var/lib/cni/corral-ipam"
 	DefaultTimeout    = 10 * time.Second
 )
 
@@ -58,10 +60,13 @@ type Config struct {
 	DataPrefix string `json:"dataPrefix,omitempty"`
 	// Timeout bounds one command, a Go duration ("10s").
 	Timeout string `json:"timeout,omitempty"`
+	// DataDir is where this machine keeps the allocations of its blocks
+	// (<DataDir>/<network name>/<Host>/), an absolute path.
+	DataDir string `json:"dataDir,omitempty"`
 }
 
 // Validate checks the configuration without touching the network or the
-// disk. Host, DataPrefix and Timeout must have been defaulted.
+// disk. Host, DataPrefix, Timeout and DataDir must have been defaulted.
 func (c *Config) Validate() error {
 	if len(c.EtcdEndpoints) == 0 {
 		return errors.New("ipam.etcdEndpoints is empty, must list at least one etcd client URL")
@@ -78,7 +83,7 @@ func (c *Config) Validate() error {
 	if _, err := c.RangeSets(); err != nil {
 		return err
 	}
-	if c.Host == "" || strings.ContainsAny(c.Host, "/ \t\n") {
+	if c.Host == "" || c.Host == "." || c.Host == ".." || strings.ContainsAny(c.Host, "/ \t\n") {
 		return fmt.Errorf("invalid ipam.host %q, must be a non-empty name without slashes or spaces", c.Host)
 	}
 	if c.DataPrefix == "" {
@@ -86,6 +91,9 @@ func (c *Config) Validate() error {
 	}
 	if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
 		return fmt.Errorf("invalid ipam.timeout %q, must be a positive Go duration such as 10s", c.Timeout)
+	}
+	if !filepath.IsAbs(c.DataDir) {
+		return fmt.Errorf("invalid ipam.dataDir %q, must be an absolute path such as %s", c.DataDir, DefaultDataDir)
 	}
 	return nil
 }
@@ -213,6 +221,7 @@ type network struct {
 	sets    [][]Range
 	timeout time.Duration
 	prefix  string // <dataPrefix><name>/
+	dir     string // <dataDir>/<name>/<host>
 }
 
 // loadNetwork parses and validates a netconf. Its errors are CNI errors:
@@ -249,12 +258,16 @@ func loadNetwork(data []byte) (*network, error) {
 	if c.Timeout == "" {
 		c.Timeout = DefaultTimeout.String()
 	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
 	if err := c.Validate(); err != nil {
 		return nil, invalidConfig(err)
 	}
 	n.sets, _ = c.RangeSets()
 	n.timeout, _ = time.ParseDuration(c.Timeout)
 	n.prefix = strings.TrimSuffix(c.DataPrefix, "/") + "/" + n.Name + "/"
+	n.dir = filepath.Join(c.DataDir, n.Name, c.Host)
 	if old, _ := version.GreaterThanOrEqualTo(n.version(), "0.3.0"); !old {
 		fams := map[int]int{}
 		for _, set := range n.sets {

@@ -116,6 +116,8 @@ var invalidConfigs = []struct {
 	{name: "bad route", set: map[string]any{"routes": []map[string]string{{"dst": "nowhere"}}}, code: 7, want: "invalid CIDR address: nowhere"},
 	{name: "bad timeout", set: map[string]any{"timeout": "soon"}, code: 7, want: `invalid ipam.timeout "soon"`},
 	{name: "host with slash", set: map[string]any{"host": "a/b"}, code: 7, want: `invalid ipam.host "a/b"`},
+	{name: "host dot-dot", set: map[string]any{"host": ".."}, code: 7, want: `invalid ipam.host ".."`},
+	{name: "relative dataDir", set: map[string]any{"dataDir": "var/lib/ipam"}, code: 7, want: `invalid ipam.dataDir "var/lib/ipam", must be an absolute path`},
 	{name: "cert without key", set: map[string]any{"etcdCertFile": "/etc/cert.pem"}, code: 7, want: "must be set together"},
 	{name: "two ipv4 addresses for cniVersion 0.2.0", set: map[string]any{".cniVersion": "0.2.0", "subnet": nil, "gateway": nil, "ranges": [][]map[string]any{
 		{{"subnet": "10.30.0.0/24"}}, {{"subnet": "10.31.0.0/24"}}}}, code: 7, want: `cniVersion "0.2.0" allows one address per family`},

@@ -1,14 +1,16 @@
 // Package etcdipam is the CNI IPAM plugin corral-ipam: one subnet shared by
-// the containers of every host, with its reservations in etcd.
+// the containers of every host, cut into blocks that hosts claim in etcd.
 //
 // Each host claims aligned blocks of the subnet (a /26 by default) with an
-// etcd compare-and-swap and allocates from them, so hosts rarely contend;
-// every address is reserved by creating its own key with a compare-and-swap,
-// so two allocators never hand out one address, whatever the blocks say.
-// Reservations are idempotent per (host, container ID, interface), DEL
-// releases them, and GC releases the host's attachments that the runtime no
-// longer lists. The commands follow the CNI spec 1.1.0; Plugin adapts them
-// to skel for the binary in cni/ipam.
+// etcd transaction that fails if any claimed block overlaps, so no two
+// hosts ever own one address; it then allocates and releases the
+// addresses of its blocks on its own disk, durably and without asking
+// etcd (block affinity, as in Calico). etcd is asked again only for a new
+// block, for GC, which gives the host's empty blocks back, and by CHECK
+// and STATUS. Allocations are idempotent per (host, container ID,
+// interface), DEL releases them, and GC releases the host's attachments
+// that the runtime no longer lists. The commands follow the CNI spec
+// 1.1.0; Plugin adapts them to skel for the binary in cni/ipam.
 package etcdipam
 
 import (
@@ -26,11 +28,6 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/utils"
 	"github.com/containernetworking/cni/pkg/version"
-	"go.etcd.io/etcd/client/pkg/v3/transport"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Error codes the commands use besides the spec's well-known ones
@@ -171,31 +168,18 @@ func prepare(args *skel.CmdArgs) (*network, Attachment, error) {
 	return n, Attachment{ContainerID: args.ContainerID, IfName: args.IfName}, nil
 }
 
-// withStore connects to etcd and runs f under the netconf's timeout.
+// withStore runs f under the netconf's timeout with a Store of this host.
+// Nothing reaches etcd until the Store asks it something.
 func (n *network) withStore(ctx context.Context, f func(context.Context, *Store) error) error {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	c := n.IPAM
-	cfg := clientv3.Config{
-		Endpoints:   c.EtcdEndpoints,
-		DialTimeout: n.timeout,
-		Logger:      zap.NewNop(),
-		Context:     ctx,
-	}
-	if c.EtcdCAFile != "" || c.EtcdCertFile != "" {
-		tlsInfo := transport.TLSInfo{CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile, TrustedCAFile: c.EtcdCAFile}
-		tc, err := tlsInfo.ClientConfig()
-		if err != nil {
-			return invalidConfig(fmt.Errorf("loading etcd TLS files: %w", err))
-		}
-		cfg.TLS = tc
-	}
-	cli, err := clientv3.New(cfg)
+	cli, err := newEtcdClient(c.EtcdEndpoints, c.EtcdCAFile, c.EtcdCertFile, c.EtcdKeyFile, n.timeout)
 	if err != nil {
-		return fmt.Errorf("connecting to etcd %v: %w", c.EtcdEndpoints, err)
+		return invalidConfig(err)
 	}
-	defer cli.Close()
-	return f(ctx, NewStore(cli, n.prefix, c.Host, n.sets))
+	defer cli.close()
+	return f(ctx, newStore(cli, n.prefix, c.Host, n.sets, n.dir))
 }
 
 // result renders reserved addresses with the netconf's routes.
@@ -230,26 +214,6 @@ func cniError(err error) error {
 	default:
 		return types.NewError(types.ErrInternal, err.Error(), "")
 	}
-}
-
-// transient reports whether err is etcd being away or overloaded, which
-// clears up without a change of configuration.
-func transient(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
-	}
-	code := codes.Unknown
-	var coded interface{ Code() codes.Code } // etcd's rpctypes.EtcdError
-	if errors.As(err, &coded) {
-		code = coded.Code()
-	} else if s, ok := status.FromError(err); ok {
-		code = s.Code()
-	}
-	switch code {
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Canceled:
-		return true
-	}
-	return false
 }
 
 // Plugin adapts the commands to skel for the corral-ipam binary: it prints

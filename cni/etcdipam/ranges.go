@@ -122,17 +122,30 @@ func setHostBits(b []byte, bits int) {
 
 func addrInt(a netip.Addr) *big.Int { return new(big.Int).SetBytes(a.AsSlice()) }
 
-// blockName is a block's name in etcd keys: 10.20.0.64-26.
-func blockName(b netip.Prefix) string { return fmt.Sprintf("%s-%d", b.Addr(), b.Bits()) }
+// blockName is a block's name in etcd keys and block files:
+// 010.020.000.064-26, its first address written to sort (sortableAddr), so
+// that the names of the blocks inside a block are one key range.
+func blockName(b netip.Prefix) string { return fmt.Sprintf("%s-%d", sortableAddr(b.Addr()), b.Bits()) }
 
 // parseBlockName reverses blockName.
 func parseBlockName(s string) (netip.Prefix, error) {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '-' {
-			return netip.ParsePrefix(s[:i] + "/" + s[i+1:])
-		}
+	i := strings.LastIndexByte(s, '-')
+	if i < 0 {
+		return netip.Prefix{}, fmt.Errorf("block name %q has no prefix length", s)
 	}
-	return netip.Prefix{}, fmt.Errorf("block name %q has no prefix length", s)
+	a, err := parseSortableAddr(s[:i])
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("block name %q: %w", s, err)
+	}
+	bits, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("block name %q: %w", s, err)
+	}
+	p := netip.PrefixFrom(a, bits)
+	if !p.IsValid() || p != p.Masked() {
+		return netip.Prefix{}, fmt.Errorf("block name %q is not an aligned block", s)
+	}
+	return p, nil
 }
 
 // sortableAddr writes a so that keys sort by address within a family:

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"flag"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"corral/masterd/state/statetest"
 )
+
+// baselineIPAM is another build of corral-ipam (an older commit's, say) to
+// time in the same run as a fourth pairing, with corral-macvlan.
+var baselineIPAM = flag.String("baseline-ipam", "", "path to a corral-ipam binary that BenchmarkAddDel also times, as corral-macvlan's IPAM")
 
 // BenchmarkAddDel times an ADD followed by a DEL through the CNI protocol (a
 // process per plugin, into the same container namespace) for three
@@ -16,7 +22,8 @@ import (
 // macvlan with host-local. It reports each one's milliseconds per ADD+DEL
 // and the ratios to the reference; ns/op, which would be the sum of all,
 // is suppressed. All run at cniVersion 1.0.0, the newest that Debian's
-// plugins (1.1.1) speak.
+// plugins (1.1.1) speak. With -baseline-ipam, a fourth pairing times that
+// build of corral-ipam too.
 func BenchmarkAddDel(b *testing.B) {
 	bin, cniPath := plugin(b)
 	ipamPlugin(b)
@@ -30,7 +37,7 @@ func BenchmarkAddDel(b *testing.B) {
 	hostLocalConf := newConf("1.0.0", "host-local", b.TempDir(), 77)
 	refConf := newConf("1.0.0", "host-local", b.TempDir(), 77)
 	refConf["type"] = "macvlan"
-	clusterIPAM := &subject{plugin: bin, conf: clusterConf("1.0.0", etcdIn(b, host, url), "bench").bytes(b)}
+	clusterIPAM := &subject{plugin: bin, conf: clusterConf("1.0.0", etcdIn(b, host, url), "bench", b.TempDir()).bytes(b)}
 	hostLocal := &subject{plugin: bin, conf: hostLocalConf.bytes(b)}
 	ref := &subject{plugin: filepath.Join(debianCNI, "macvlan"), conf: refConf.bytes(b)}
 
@@ -46,6 +53,19 @@ func BenchmarkAddDel(b *testing.B) {
 		s.total += time.Since(start)
 	}
 	order := []*subject{clusterIPAM, hostLocal, ref}
+	var baseline *subject
+	if *baselineIPAM != "" {
+		link := filepath.Join(filepath.Dir(bin), "corral-ipam-baseline")
+		os.Remove(link)
+		if err := os.Symlink(*baselineIPAM, link); err != nil {
+			b.Fatal(err)
+		}
+		conf := clusterConf("1.0.0", etcdIn(b, host, url), "bench", b.TempDir())
+		conf["name"] = "baseline"
+		conf["ipam"].(map[string]any)["type"] = "corral-ipam-baseline"
+		baseline = &subject{plugin: bin, conf: conf.bytes(b)}
+		order = append(order, baseline)
+	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		// Rotate which goes first, so none always runs warm.
@@ -60,4 +80,8 @@ func BenchmarkAddDel(b *testing.B) {
 	b.ReportMetric(ms(ref.total), "reference-ms/op")
 	b.ReportMetric(float64(clusterIPAM.total)/float64(ref.total), "corral+etcd/reference")
 	b.ReportMetric(float64(hostLocal.total)/float64(ref.total), "corral+host-local/reference")
+	if baseline != nil {
+		b.ReportMetric(ms(baseline.total), "corral+baseline-ms/op")
+		b.ReportMetric(float64(baseline.total)/float64(ref.total), "corral+baseline/reference")
+	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -90,8 +89,9 @@ func etcdIn(t testing.TB, nsName, url string) string {
 }
 
 // clusterConf is a corral-macvlan configuration on p0 whose addresses come
-// from corral-ipam: one subnet for every host, blocks of 8 addresses.
-func clusterConf(version, etcdURL, host string) netConf {
+// from corral-ipam: one subnet for every host, blocks of 8 addresses,
+// block files under dataDir.
+func clusterConf(version, etcdURL, host, dataDir string) netConf {
 	return netConf{
 		"cniVersion": version,
 		"name":       "cluster",
@@ -104,6 +104,7 @@ func clusterConf(version, etcdURL, host string) netConf {
 			"subnet":        "10.78.0.0/24",
 			"blockSize":     29,
 			"host":          host,
+			"dataDir":       dataDir,
 		},
 	}
 }
@@ -118,9 +119,10 @@ func TestTwoHostsClusterIPAM(t *testing.T) {
 	ipamPlugin(t)
 	_, url := statetest.Start(t)
 	hostA, hostB := newHostPair(t)
+	dataDir := t.TempDir() // one machine's disk, as host-a and host-b have their names
 	confs := map[string][]byte{
-		hostA: clusterConf("1.1.0", etcdIn(t, hostA, url), "host-a").bytes(t),
-		hostB: clusterConf("1.1.0", etcdIn(t, hostB, url), "host-b").bytes(t),
+		hostA: clusterConf("1.1.0", etcdIn(t, hostA, url), "host-a", dataDir).bytes(t),
+		hostB: clusterConf("1.1.0", etcdIn(t, hostB, url), "host-b", dataDir).bytes(t),
 	}
 	type container struct {
 		host, ns string
@@ -170,13 +172,9 @@ func TestTwoHostsClusterIPAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	resp, err := cli.Get(ctx, "/corral/ipam/cluster/ips/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.Count != 0 {
-		t.Errorf("after DEL of every container, %d addresses are still reserved", resp.Count)
+	for _, host := range []string{"host-a", "host-b"} {
+		if ips, blocks := reservations(t, cli, dataDir, "cluster", host); len(ips) != 0 || blocks != 1 {
+			t.Errorf("after DEL of every container, %s holds %v in %d blocks, want nothing in its 1 block", host, ips, blocks)
+		}
 	}
 }

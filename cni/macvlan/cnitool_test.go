@@ -18,6 +18,7 @@ import (
 	"github.com/vishvananda/netlink"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/etcdipam"
 	"corral/masterd/state/statetest"
 )
 
@@ -82,42 +83,27 @@ func cnitoolContainerID(netnsPath string) string {
 	return fmt.Sprintf("cnitool-%x", s[:10])
 }
 
-// reservation is the value corral-ipam keeps under ips/<address>.
-type reservation struct {
-	Host        string `json:"host"`
-	ContainerID string `json:"containerID"`
-	IfName      string `json:"ifname"`
-}
-
-// reservations lists what corral-ipam holds for network name in etcd: the
-// reservations by address and the number of attachment keys.
-func reservations(t testing.TB, cli *clientv3.Client, name string) (ips map[netip.Addr]reservation, attachments int64) {
+// reservations lists what corral-ipam holds for host on network name: the
+// addresses its block files (under dataDir) give out, and the number of
+// blocks etcd says are the host's.
+func reservations(t testing.TB, cli *clientv3.Client, dataDir, name, host string) (ips map[netip.Addr]etcdipam.Attachment, blocks int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	prefix := "/corral/ipam/" + name + "/"
-	resp, err := cli.Get(ctx, prefix+"ips/", clientv3.WithPrefix())
+	ips, err := etcdipam.Allocations(ctx, dataDir, name, host)
 	if err != nil {
-		t.Fatalf("reading reservations: %v", err)
+		t.Fatalf("reading %s's allocations: %v", host, err)
 	}
-	ips = map[netip.Addr]reservation{}
+	resp, err := cli.Get(ctx, "/corral/ipam/"+name+"/blocks/", clientv3.WithPrefix())
+	if err != nil {
+		t.Fatalf("reading block claims: %v", err)
+	}
 	for _, kv := range resp.Kvs {
-		var r reservation
-		if err := json.Unmarshal(kv.Value, &r); err != nil {
-			t.Fatalf("reservation %s = %q: %v", kv.Key, kv.Value, err)
+		if strings.Contains(string(kv.Value), `"host":"`+host+`"`) {
+			blocks++
 		}
-		// Keys are zero-padded (010.079.000.002); ParseAddr rejects that.
-		var a [4]byte
-		if _, err := fmt.Sscanf(strings.TrimPrefix(string(kv.Key), prefix+"ips/"), "%d.%d.%d.%d", &a[0], &a[1], &a[2], &a[3]); err != nil {
-			t.Fatalf("reservation key %s: %v", kv.Key, err)
-		}
-		ips[netip.AddrFrom4(a)] = r
 	}
-	resp, err = cli.Get(ctx, prefix+"attachments/", clientv3.WithPrefix(), clientv3.WithCountOnly())
-	if err != nil {
-		t.Fatalf("reading attachments: %v", err)
-	}
-	return ips, resp.Count
+	return ips, blocks
 }
 
 // containerAddrs lists the IPv4 addresses of eth0 in the named namespace,
@@ -158,12 +144,14 @@ func TestCNITool(t *testing.T) {
 	containerID := cnitoolContainerID(netnsPath)
 
 	name := fmt.Sprintf("cnitool%d", os.Getpid())
+	dataDir := t.TempDir()
 	subnet := netip.MustParsePrefix("10.79.0.0/24")
 	ipam := map[string]any{
 		"type":          "corral-ipam",
 		"etcdEndpoints": []string{etcdIn(t, host, url)},
 		"subnet":        subnet.String(),
 		"host":          "host-a",
+		"dataDir":       dataDir,
 	}
 	conflist, err := json.MarshalIndent(map[string]any{
 		"cniVersion": "1.1.0",
@@ -207,8 +195,8 @@ func TestCNITool(t *testing.T) {
 
 	cnitool("status", name, netnsPath)
 
-	// add: the container gets an address of the subnet, reserved in etcd
-	// for cnitool's container ID.
+	// add: the container gets an address of the subnet, in a block etcd
+	// gives to host-a, for cnitool's container ID.
 	res := decodeResult(t, cnitool("add", name, netnsPath))
 	ip, _ := netip.AddrFromSlice(ipv4(t, res))
 	if !subnet.Contains(ip) {
@@ -220,27 +208,29 @@ func TestCNITool(t *testing.T) {
 	if addrs, ok := containerAddrs(t, cont); !ok || len(addrs) != 1 || addrs[0] != ip {
 		t.Errorf("after cnitool add, eth0 in the container has %v (present %v), want [%s]", addrs, ok, ip)
 	}
-	ips, _ := reservations(t, cli, name)
-	want := reservation{Host: "host-a", ContainerID: containerID, IfName: "eth0"}
-	if got := ips[ip]; len(ips) != 1 || got != want {
-		t.Errorf("after cnitool add, etcd reserves %v, want only %s for %+v", ips, ip, want)
+	ips, blocks := reservations(t, cli, dataDir, name, "host-a")
+	want := etcdipam.Attachment{ContainerID: containerID, IfName: "eth0"}
+	if got := ips[ip]; len(ips) != 1 || got != want || blocks != 1 {
+		t.Errorf("after cnitool add, host-a allocated %v in %d blocks, want only %s for %+v in 1", ips, blocks, ip, want)
 	}
 
 	cnitool("check", name, netnsPath)
 
-	// del, twice: both succeed, and nothing is left in the container or etcd.
+	// del, twice: both succeed, and nothing is left in the container or
+	// the block; the block stays host-a's.
 	cnitool("del", name, netnsPath)
 	cnitool("del", name, netnsPath)
 	if addrs, ok := containerAddrs(t, cont); ok {
 		t.Errorf("after cnitool del, eth0 is still in the container, with %v", addrs)
 	}
-	if ips, atts := reservations(t, cli, name); len(ips) != 0 || atts != 0 {
-		t.Errorf("after cnitool del, etcd holds reservations %v and %d attachments, want none", ips, atts)
+	if ips, blocks := reservations(t, cli, dataDir, name, "host-a"); len(ips) != 0 || blocks != 1 {
+		t.Errorf("after cnitool del, host-a holds %v in %d blocks, want nothing in 1", ips, blocks)
 	}
 
 	// gc: cnitool names no valid attachment, so libcni DELs the one it
-	// cached and corral-ipam's GC frees the rest of this host's, here a
-	// reservation whose runtime state was lost (made by corral-ipam alone).
+	// cached and corral-ipam's GC frees the rest of this host's, here an
+	// address whose runtime state was lost (made by corral-ipam alone),
+	// and gives the emptied block back.
 	decodeResult(t, cnitool("add", name, netnsPath))
 	ipamConf, err := json.Marshal(map[string]any{"cniVersion": "1.1.0", "name": name, "ipam": ipam})
 	if err != nil {
@@ -249,15 +239,15 @@ func TestCNITool(t *testing.T) {
 	if out, err := cni(t, host, filepath.Join(cniPath, "corral-ipam"), cniPath, call{command: "ADD", containerID: "lost", netns: nsPath(cont), ifName: "eth0"}, ipamConf); err != nil {
 		t.Fatalf("corral-ipam ADD: %v\n%s", err, out)
 	}
-	if ips, _ := reservations(t, cli, name); len(ips) != 2 {
-		t.Fatalf("before cnitool gc, etcd reserves %v, want 2 addresses", ips)
+	if ips, _ := reservations(t, cli, dataDir, name, "host-a"); len(ips) != 2 {
+		t.Fatalf("before cnitool gc, host-a holds %v, want 2 addresses", ips)
 	}
 	cnitool("gc", name, netnsPath)
 	if addrs, ok := containerAddrs(t, cont); ok {
 		t.Errorf("after cnitool gc, eth0 is still in the container, with %v", addrs)
 	}
-	if ips, atts := reservations(t, cli, name); len(ips) != 0 || atts != 0 {
-		t.Errorf("after cnitool gc, etcd holds reservations %v and %d attachments, want none", ips, atts)
+	if ips, blocks := reservations(t, cli, dataDir, name, "host-a"); len(ips) != 0 || blocks != 0 {
+		t.Errorf("after cnitool gc, host-a holds %v in %d blocks, want nothing (the empty block given back)", ips, blocks)
 	}
 	cnitool("del", name, netnsPath)
 }
