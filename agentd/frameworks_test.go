@@ -272,9 +272,12 @@ func TestAgentRecoversPreviousLayout(t *testing.T) {
 	fa.WaitUpdate(t, 10*time.Second, "t1", mesos.TaskKilled)
 	want = map[string]map[string]mesos.TaskState{fb.ID: {"t1": mesos.TaskRunning}}
 	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return equalTasks(agentTasks(t, m), want) })
-	if _, err := os.Stat(old); !os.IsNotExist(err) {
-		t.Errorf("the previous layout's status directory of t1 after its task was forgotten: %v, want it removed", err)
-	}
+	// The status log goes after the task is forgotten, once its last
+	// update is acknowledged.
+	mastertest.WaitFor(t, 10*time.Second, "the previous layout's status directory of t1 to be removed", func() bool {
+		_, err := os.Stat(old)
+		return os.IsNotExist(err)
+	})
 	if n := updatesOf(fb, "t1"); n[mesos.TaskKilled] != 0 || n[mesos.TaskLost] != 0 {
 		t.Errorf("framework b got updates %v of its t1, want it running", n)
 	}
