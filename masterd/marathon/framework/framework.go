@@ -140,6 +140,7 @@ type Framework struct {
 	reconcileBackoff time.Duration
 	subscribed       bool
 	stale            bool // view is older than the state
+	catchingUp       bool // a catchUp is scheduled
 	rnd              *rand.Rand
 	calls            []mesos.Call  // made under mu, sent after it is released
 	writes           []clientv3.Op // records changed under mu, written after it is released
@@ -459,8 +460,30 @@ func (f *Framework) removeInstance(in *instance) {
 	}
 }
 
-// changed marks the view stale. Callers hold mu.
-func (f *Framework) changed() { f.stale = true }
+// changed marks the view stale and schedules its publication. Readers
+// publish a stale view themselves when mu is free, but one that finds mu
+// held gets the last view: without catchUp, a client that reads once
+// after an event (a UI, a router) could keep a view older than the event
+// until the next change. Callers hold mu.
+func (f *Framework) changed() {
+	f.stale = true
+	if !f.catchingUp {
+		f.catchingUp = true
+		time.AfterFunc(catchUpDelay, f.catchUp)
+	}
+}
+
+// catchUpDelay coalesces the changes of a burst (100 status updates) into
+// one published view.
+const catchUpDelay = 10 * time.Millisecond
+
+// catchUp publishes the view changed left stale.
+func (f *Framework) catchUp() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.catchingUp = false
+	f.publishView()
+}
 
 // publishView publishes a view of the state if the last one is stale.
 // Callers hold mu.
