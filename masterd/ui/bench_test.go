@@ -73,6 +73,8 @@ func BenchmarkAppsPage1000(b *testing.B) {
 		filter += f
 	}
 	// The list draws only the rows in view, and scrolling brings the rest.
+	br.do("open the apps page", chromedp.Navigate(c.Marathon+"/"))
+	br.waitJS(30*time.Second, "1000 rows", listed(1000, 1000))
 	if drawn := eval[float64](br, `document.querySelectorAll('.row.app').length`); drawn >= 1000 {
 		b.Errorf("the apps page drew %v rows of 1000 apps, want only those in view", drawn)
 	}
