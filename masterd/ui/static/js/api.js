@@ -61,8 +61,9 @@ class Resource {
   invalidate() {
     this.stale = true;
     if (this.watchers.size && !this.pending) {
-      // Coalesce a burst of events (100 tasks changing state) into one read.
-      this.pending = setTimeout(() => { this.pending = null; this.refresh(); }, 150);
+      // Coalesce a burst of events (100 tasks changing state) into one read
+      // and one render per 250 ms at most.
+      this.pending = setTimeout(() => { this.pending = null; this.refresh(); }, 250);
     }
   }
   async refresh() {
@@ -81,7 +82,10 @@ class Resource {
   }
 }
 
-const appEmbeds = 'embed=apps.counts&embed=apps.deployments&embed=apps.lastTaskFailure';
+// The list shows counts and whether a deployment runs, nothing more: the
+// last failures would make the document of 1,000 apps larger to send and
+// to parse on every refresh. index.html preloads the same URL.
+const appEmbeds = 'embed=apps.counts&embed=apps.deployments';
 
 // store holds the shared documents.
 export const store = {

@@ -1,6 +1,6 @@
 // The apps page: the group tree, and the apps with their status, instances
 // as bars, resources and labels; search by ID or label, filter by status.
-import { Bar, Component, ErrorNote, html, mib, useMemo, useResource, useState } from './lib.js';
+import { Bar, Component, ErrorNote, html, mib, useLayoutEffect, useMemo, useRef, useResource, useState } from './lib.js';
 import { store } from './api.js';
 
 // appStatus is what the app is doing, as Marathon's UI names it.
@@ -74,8 +74,8 @@ class AppRow extends Component {
   shouldComponentUpdate(next) {
     return AppRow.sig(next.a, next.st) !== AppRow.sig(this.props.a, this.props.st);
   }
-  render({ a, st }) {
-    return html`<div class="row app" role="row" data-id=${a.id}>
+  render({ a, st, i }) {
+    return html`<div class="row app" role="row" aria-rowindex=${i + 2} data-id=${a.id}>
       <span role="cell"><a href=${'#/apps' + a.id}>${a.id}</a></span>
       <span role="cell"><span class=${'status ' + st}>${st}</span></span>
       <span role="cell" class="instances">${InstanceBar({ app: a })} <span class="muted">${(a.tasksRunning || 0)}/${a.instances}</span></span>
@@ -83,6 +83,40 @@ class AppRow extends Component {
       <span role="cell" class="labels">${labelText(a.labels).map((l) => html`<span class="label">${l}</span>`)}</span>
     </div>`;
   }
+}
+
+// ROW is the height of a row of the list in pixels (.apps .row.app in
+// app.css), MARGIN the rows drawn beyond each edge of the screen.
+const ROW = 34, MARGIN = 12;
+
+// AppRows draws only the rows on screen and a margin, inside a box as tall
+// as all of them, so the page scrolls as if every row were there. A page of
+// 1,000 apps then builds, lays out and re-renders some 50 rows, whatever
+// the search brings back. Tab moves through the drawn rows; the browser
+// scrolls the focused one into view, which draws the next ones.
+function AppRows({ rows }) {
+  const box = useRef(null);
+  const [range, setRange] = useState([0, 2 * MARGIN + Math.ceil(innerHeight / ROW)]);
+  const measure = () => {
+    const el = box.current;
+    if (!el) return;
+    const top = el.getBoundingClientRect().top;
+    const first = Math.max(0, Math.floor(-top / ROW) - MARGIN);
+    const last = Math.max(first, Math.ceil((innerHeight - top) / ROW) + MARGIN);
+    setRange((r) => (r[0] === first && r[1] === last ? r : [first, last]));
+  };
+  useLayoutEffect(measure); // the list's place moves as what is above it changes
+  useLayoutEffect(() => {
+    let frame = 0;
+    const on = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; measure(); }); };
+    addEventListener('scroll', on, { passive: true });
+    addEventListener('resize', on);
+    return () => { cancelAnimationFrame(frame); removeEventListener('scroll', on); removeEventListener('resize', on); };
+  }, []);
+  const first = Math.min(range[0], rows.length), last = Math.min(range[1], rows.length);
+  const shown = [];
+  for (let i = first; i < last; i++) shown.push(html`<${AppRow} key=${rows[i].a.id} a=${rows[i].a} st=${rows[i].st} i=${i} />`);
+  return html`<div role="rowgroup" ref=${box} style=${`height:${rows.length * ROW}px;padding-top:${first * ROW}px`}>${shown}</div>`;
 }
 
 const STATUSES = ['running', 'deploying', 'waiting', 'delayed', 'suspended'];
@@ -105,7 +139,7 @@ export function AppsPage({ query }) {
       if (needle && !a.id.toLowerCase().includes(needle) && !labelText(a.labels).some((l) => l.toLowerCase().includes(needle))) continue;
       out.push({ a, st });
     }
-    return out.sort((x, y) => x.a.id.localeCompare(y.a.id));
+    return out.sort((x, y) => (x.a.id < y.a.id ? -1 : x.a.id > y.a.id ? 1 : 0));
   }, [apps.value, queued, group, q, status]);
 
   return html`<main class="with-side">
@@ -126,10 +160,10 @@ export function AppsPage({ query }) {
       </div>
       <${ErrorNote} error=${apps.error} />
       ${apps.value === undefined && !apps.error ? html`<p class="loading">Loading apps…</p>` : html`
-      <div class="apps" role="table" aria-label="apps">
+      <div class="apps" role="table" aria-label="apps" aria-rowcount=${rows.length + 1}>
         <div class="row head" role="row"><span role="columnheader">ID</span><span role="columnheader">Status</span><span role="columnheader">Instances</span>
           <span role="columnheader" class="num">CPUs</span><span role="columnheader" class="num">Memory</span><span role="columnheader">Labels</span></div>
-        <div role="rowgroup">${rows.map(({ a, st }) => html`<${AppRow} key=${a.id} a=${a} st=${st} />`)}</div>
+        <${AppRows} rows=${rows} />
       </div>
       ${rows.length === 0 ? html`<p class="muted">No apps${q || status ? ' match' : ''}.</p>` : null}`}
     </section>

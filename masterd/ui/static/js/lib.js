@@ -4,7 +4,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import htm from 'htm';
 
 export const html = htm.bind(h);
-export { Component, render, useCallback, useEffect, useMemo, useRef, useState };
+export { Component, render, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState };
 
 // useResource re-renders the component whenever the resource is read
 // again, and returns it.
