@@ -157,10 +157,20 @@ addEventListener('pageshow', (e) => { if (e.persisted) connect(); });
 // browser retries network errors itself; a stream the server refused, such
 // as 503 during an election, is retried here), and everything is read
 // again after a reconnect, since events may have been missed.
+// OPEN_TIMEOUT_MS bounds how long a stream may stay unopened: a request
+// that never gets its response headers (seen in the browser test: the page
+// stayed "connecting" for good) is dropped and tried again.
+const OPEN_TIMEOUT_MS = 5000;
+let openTimer = null;
+
 export function connect() {
   if (source) source.close();
-  source = new EventSource(url('/v2/events'));
+  clearTimeout(openTimer);
+  const s = new EventSource(url('/v2/events'));
+  source = s;
+  openTimer = setTimeout(() => { if (source === s && s.readyState === EventSource.CONNECTING) connect(); }, OPEN_TIMEOUT_MS);
   source.onopen = () => {
+    clearTimeout(openTimer);
     const wasDown = connection.state !== 'connecting';
     retry = 1000;
     setConnection('live');
