@@ -42,7 +42,7 @@ func TestAgentdRestartKeepsTasks(t *testing.T) {
 	for _, id := range tasks {
 		procs[id] = shimProcess(t, c, id)
 	}
-	agentID := masterState(t, c).Slaves[0].ID
+	agentID := c.MasterState(t).Slaves[0].ID
 
 	stopping := time.Now()
 	exit := c.StopAgent(syscall.SIGTERM, 30*time.Second)
@@ -59,7 +59,7 @@ func TestAgentdRestartKeepsTasks(t *testing.T) {
 	starting := time.Now()
 	c.StartAgent()
 	c.WaitFor(30*time.Second, "agentd to re-register with its agent ID", func() bool {
-		st := masterState(t, c)
+		st := c.MasterState(t)
 		return len(st.Slaves) == 1 && st.Slaves[0].ID == agentID && st.Slaves[0].Active
 	})
 	t.Logf("agentd exited %v after SIGTERM; restarted, it was active again after %v", stopped.Round(time.Millisecond), time.Since(starting).Round(time.Millisecond))
@@ -71,7 +71,7 @@ func TestAgentdRestartKeepsTasks(t *testing.T) {
 			t.Fatalf("task %s runs as %+v after the restart, was %+v", id, got, p)
 		}
 	}
-	st := masterState(t, c)
+	st := c.MasterState(t)
 	for _, task := range st.Frameworks[0].Tasks {
 		if task.State != mesos.TaskRunning {
 			t.Errorf("master lists %s as %s after the restart, want TASK_RUNNING", task.ID, task.State)
@@ -182,20 +182,6 @@ func shimProcess(t *testing.T, c *marathontest.Cluster, taskID string) shim.Proc
 		t.Fatalf("shim of %s: recorded %v, %v", taskID, ok, err)
 	}
 	return p
-}
-
-func masterState(t *testing.T, c *marathontest.Cluster) mesos.MasterState {
-	t.Helper()
-	resp, err := http.Get(c.Mesos + "/master/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st mesos.MasterState
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatalf("decoding /master/state: %v", err)
-	}
-	return st
 }
 
 func statusUpdates(evs []marathontest.Event) []marathon.StatusUpdateEvent {

@@ -1,7 +1,6 @@
 package marathon_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -10,23 +9,7 @@ import (
 	"corral/marathon"
 	"corral/masterd/marathon/marathontest"
 	"corral/masterd/metrics/metricstest"
-	"corral/mesos"
 )
-
-// masterState reads /master/state.
-func masterState(t *testing.T, c *marathontest.Cluster) mesos.MasterState {
-	t.Helper()
-	resp, err := http.Get(c.Mesos + "/master/state")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st mesos.MasterState
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
 
 // TestMetricsMatchState deploys an app of three instances through Marathon
 // and kills one of its tasks: masterd's /metrics (on both ports) and
@@ -55,7 +38,7 @@ func TestMetricsMatchState(t *testing.T) {
 	}
 	c.WaitFor(30*time.Second, "2 running instances", running(2))
 	c.WaitFor(30*time.Second, "the killed task in /master/state", func() bool {
-		return metricstest.FromState(masterState(t, c))["master/tasks_killed"] == 1
+		return metricstest.FromState(c.MasterState(t))["master/tasks_killed"] == 1
 	})
 
 	// Offers come and go between reads; the figures agree once they
@@ -70,7 +53,7 @@ func TestMetricsMatchState(t *testing.T) {
 		}
 	}()
 	c.WaitFor(10*time.Second, "the metrics to match /master/state", func() bool {
-		want := metricstest.FromState(masterState(t, c))
+		want := metricstest.FromState(c.MasterState(t))
 		snap = metricstest.Snapshot(t, c.Mesos+"/metrics/snapshot")
 		fams = metricstest.Get(t, c.Mesos+"/metrics")
 		snapDiff = metricstest.Diff(snap, want)
@@ -119,7 +102,7 @@ func TestMetricsMatchState(t *testing.T) {
 	}
 
 	// The agent counts the same tasks.
-	pid := masterState(t, c).Slaves[0].PID
+	pid := c.MasterState(t).Slaves[0].PID
 	agent := metricstest.Snapshot(t, "http://"+pid[strings.Index(pid, "@")+1:]+"/metrics/snapshot")
 	for _, k := range []string{"tasks_running", "tasks_killed", "cpus_used", "mem_used"} {
 		if agent["slave/"+k] != snap["master/"+k] {

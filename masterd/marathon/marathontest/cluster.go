@@ -31,6 +31,7 @@ import (
 	"corral/agentd/shim"
 	"corral/marathon"
 	"corral/masterd/state/statetest"
+	"corral/mesos"
 )
 
 var (
@@ -362,4 +363,14 @@ func (c *Cluster) Events() func() []Event {
 		defer mu.Unlock()
 		return append([]Event(nil), evs...)
 	}
+}
+
+// MasterState reads the leader's /master/state, failing the test if it cannot.
+func (c *Cluster) MasterState(t testing.TB) mesos.MasterState {
+	t.Helper()
+	var st mesos.MasterState
+	if err := c.GetJSON(c.Mesos+"/master/state", &st); err != nil {
+		t.Fatalf("reading /master/state: %v", err)
+	}
+	return st
 }
