@@ -14,6 +14,8 @@ import (
 
 	"github.com/containernetworking/cni/pkg/types"
 
+	"corral/cni/etcdgw"
+	"corral/cni/etcdrpc"
 	"corral/masterd/state/statetest"
 )
 
@@ -28,14 +30,14 @@ func TestCrashedHost(t *testing.T) {
 	claimFor(t, e, "dead", "10.30.0.4/30")
 	var got []string
 	for i := range 2 {
-		_, err := Add(context.Background(), e.args(t, "live", fmt.Sprint("c", i), "eth0", set))
+		_, err := Add(context.Background(), etcdgw.Dial, e.args(t, "live", fmt.Sprint("c", i), "eth0", set))
 		wantCode(t, "ADD on the live host while the dead one holds every block", err, CodeExhausted)
 	}
 	// An operator gives the dead host's blocks back with GC as that host
 	// (on the live host's machine: the dead one's block files are gone
 	// with it).
 	gc := e.args(t, "dead", "", "", map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30, "dataDir": t.TempDir()})
-	if err := GC(context.Background(), gc); err != nil {
+	if err := GC(context.Background(), etcdgw.Dial, gc); err != nil {
 		t.Fatalf("GC as the dead host: %v", err)
 	}
 	if owners := blockOwners(t, e, "testnet"); len(owners) != 0 {
@@ -63,12 +65,12 @@ func claimFor(t testing.TB, e *env, host, b string) {
 
 func etcdTestClient(t testing.TB, e *env) *etcdClient {
 	t.Helper()
-	c, err := newEtcdClient([]string{e.url}, "", "", "", 5*time.Second)
+	c, err := etcdgw.New(etcdrpc.Config{Endpoints: []string{e.url}, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.close)
-	return c
+	t.Cleanup(func() { c.Close() })
+	return &etcdClient{c}
 }
 
 // A host that restarts finds its allocations in its block files, and the
@@ -97,7 +99,7 @@ func TestRestartRecovery(t *testing.T) {
 	if owners := fmt.Sprint(blockOwners(t, e, "testnet")); owners != "map[010.030.000.000-30:host-a 010.030.000.008-30:host-a]" {
 		t.Errorf("blocks = %s, want the two of before the crash", owners)
 	}
-	if err := Check(ctx, e.args(t, "host-a", "c2", "eth0", set)); err != nil {
+	if err := Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c2", "eth0", set)); err != nil {
 		t.Errorf("CHECK of c2: %v", err)
 	}
 	// A corrupt block file stops every command rather than risk a
@@ -105,7 +107,7 @@ func TestRestartRecovery(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, blockName(netip.MustParsePrefix("10.30.0.8/30"))+blockSuffix), []byte(`{"torn`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Add(ctx, e.args(t, "host-a", "c3", "eth0", set))
+	_, err := Add(ctx, etcdgw.Dial, e.args(t, "host-a", "c3", "eth0", set))
 	if te := wantCode(t, "ADD with a corrupt block file", err, types.ErrInternal); !strings.Contains(te.Msg, "is corrupt") {
 		t.Errorf("ADD = %v, want it to name the corrupt file", te)
 	}
@@ -162,7 +164,7 @@ func TestRebootAfterBlocksTaken(t *testing.T) {
 	set := map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30}
 	before := add(t, e.args(t, "host-a", "c0", "eth0", set)) // .2 in .0/30
 	gc := e.args(t, "host-a", "", "", map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30, "dataDir": t.TempDir()})
-	if err := GC(ctx, gc); err != nil {
+	if err := GC(ctx, etcdgw.Dial, gc); err != nil {
 		t.Fatalf("GC as host-a elsewhere: %v", err)
 	}
 	if a := add(t, e.args(t, "host-b", "b0", "eth0", set)); a != before {
@@ -174,7 +176,7 @@ func TestRebootAfterBlocksTaken(t *testing.T) {
 	proxy := statetest.StartProxy(t, e.url)
 	proxy.Cut()
 	away := map[string]any{"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30, "etcdEndpoints": []string{proxy.URL}, "timeout": "1s"}
-	_, err := Add(ctx, e.args(t, "host-a", "c1", "eth0", away))
+	_, err := Add(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", away))
 	wantCode(t, "ADD after a reboot with etcd away", err, types.ErrTryAgainLater)
 
 	if a := add(t, e.args(t, "host-a", "c1", "eth0", set)); a.String() != "10.30.0.4/29" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+
+	"corral/cni/etcdgw"
 )
 
 // BenchmarkAddDel measures one ADD and its DEL against an embedded etcd:
@@ -34,10 +36,10 @@ func BenchmarkAddDel(b *testing.B) {
 	b.Run("command", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			args := e.args(b, "host-a", fmt.Sprint("c", i), "eth0", map[string]any{".name": "bench-command"})
-			if _, err := Add(ctx, args); err != nil {
+			if _, err := Add(ctx, etcdgw.Dial, args); err != nil {
 				b.Fatal(err)
 			}
-			if err := Del(ctx, args); err != nil {
+			if err := Del(ctx, etcdgw.Dial, args); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -1,64 +1,24 @@
 package etcdipam
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
-	"strings"
-	"time"
+
+	"corral/cni/etcdrpc"
 )
 
 // etcdClient speaks etcd's v3 API through its JSON gateway (/v3/kv/…, on
-// every client URL by default) with net/http. The plugin is a new process
-// per command: etcd's gRPC client would add its package initialisation
-// (protobuf descriptors, gRPC, zap: ~10 ms, measured) to every ADD and DEL,
-// although most of them never reach etcd.
+// every client URL by default), by way of an etcdrpc.Caller: in the
+// binary, the helper process (see etcdrpc). etcd's gRPC client would add
+// its package initialisation (protobuf descriptors, gRPC, zap: ~10 ms,
+// measured) to every ADD and DEL, although most of them never reach etcd.
 type etcdClient struct {
-	endpoints []string
-	http      *http.Client
+	c etcdrpc.Caller
 }
 
-// newEtcdClient returns a client of the endpoints; TLS files may be empty.
-func newEtcdClient(endpoints []string, caFile, certFile, keyFile string, dialTimeout time.Duration) (*etcdClient, error) {
-	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: dialTimeout}).DialContext,
-		TLSHandshakeTimeout: dialTimeout,
-		MaxIdleConnsPerHost: 2,
-	}
-	if caFile != "" || certFile != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if caFile != "" {
-			pem, err := os.ReadFile(caFile)
-			if err != nil {
-				return nil, fmt.Errorf("reading ipam.etcdCAFile: %w", err)
-			}
-			tc.RootCAs = x509.NewCertPool()
-			if !tc.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("ipam.etcdCAFile %q holds no PEM certificate", caFile)
-			}
-		}
-		if certFile != "" {
-			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-			if err != nil {
-				return nil, fmt.Errorf("loading ipam.etcdCertFile and ipam.etcdKeyFile: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		tr.TLSClientConfig = tc
-	}
-	return &etcdClient{endpoints: endpoints, http: &http.Client{Transport: tr}}, nil
-}
-
-// close drops the client's idle connections.
-func (c *etcdClient) close() { c.http.CloseIdleConnections() }
+// close ends the caller's connections.
+func (c *etcdClient) close() { c.c.Close() }
 
 // keyValue is a key as etcd returns it.
 type keyValue struct {
@@ -133,84 +93,18 @@ func (c *etcdClient) txn(ctx context.Context, cmps []cmp, ops []op) (bool, int64
 	return resp.Succeeded, resp.Header.Revision, nil
 }
 
-// etcdError is an error etcd answered with: a gRPC status code and message.
-type etcdError struct {
-	Code    int    `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *etcdError) Error() string { return fmt.Sprintf("etcd: %s (code %d)", e.Message, e.Code) }
-
-// gRPC status codes that clear up without a change of configuration.
-const (
-	grpcCanceled          = 1
-	grpcDeadlineExceeded  = 4
-	grpcResourceExhausted = 8
-	grpcAborted           = 10
-	grpcUnavailable       = 14
-)
-
-// errUnreachable wraps a failure to reach any endpoint.
-var errUnreachable = errors.New("etcd unreachable")
-
-// call posts req to path on the first endpoint that answers.
+// call posts req to path and decodes etcd's answer into resp.
 func (c *etcdClient) call(ctx context.Context, path string, req, resp any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	var errs []error
-	for _, ep := range c.endpoints {
-		hr, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(ep, "/")+path, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		hr.Header.Set("Content-Type", "application/json")
-		r, err := c.http.Do(hr)
-		if err != nil {
-			if ctx.Err() != nil {
-				return fmt.Errorf("%w: %w", errUnreachable, ctx.Err())
-			}
-			errs = append(errs, err)
-			continue // the next endpoint may be up
-		}
-		data, err := io.ReadAll(io.LimitReader(r.Body, 64<<20))
-		r.Body.Close()
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if r.StatusCode != http.StatusOK {
-			ee := &etcdError{}
-			if json.Unmarshal(data, ee) != nil || ee.Message == "" {
-				ee = &etcdError{Code: grpcUnavailable, Message: fmt.Sprintf("HTTP %s: %.200s", r.Status, data)}
-			}
-			if ee.Code == grpcUnavailable {
-				errs = append(errs, ee) // no leader here, say; try another member
-				continue
-			}
-			return ee
-		}
-		if err := json.Unmarshal(data, resp); err != nil {
-			return fmt.Errorf("decoding etcd's answer to %s: %w", path, err)
-		}
-		return nil
+	data, err := c.c.Call(ctx, path, body)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("%w: %w", errUnreachable, errors.Join(errs...))
-}
-
-// transient reports whether err is etcd being away or overloaded, which
-// clears up without a change of configuration.
-func transient(err error) bool {
-	if errors.Is(err, errUnreachable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return true
+	if err := json.Unmarshal(data, resp); err != nil {
+		return fmt.Errorf("decoding etcd's answer to %s: %w", path, err)
 	}
-	var ee *etcdError
-	if errors.As(err, &ee) {
-		switch ee.Code {
-		case grpcUnavailable, grpcDeadlineExceeded, grpcResourceExhausted, grpcAborted, grpcCanceled:
-			return true
-		}
-	}
-	return false
+	return nil
 }

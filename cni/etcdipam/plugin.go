@@ -28,6 +28,8 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	"github.com/containernetworking/cni/pkg/utils"
 	"github.com/containernetworking/cni/pkg/version"
+
+	"corral/cni/etcdrpc"
 )
 
 // Error codes the commands use besides the spec's well-known ones
@@ -47,13 +49,13 @@ const (
 
 // Add reserves the attachment's addresses, or returns those it holds, as a
 // result of the newest spec version.
-func Add(ctx context.Context, args *skel.CmdArgs) (*current.Result, error) {
+func Add(ctx context.Context, dial Dial, args *skel.CmdArgs) (*current.Result, error) {
 	n, a, err := prepare(args)
 	if err != nil {
 		return nil, err
 	}
 	var ips []Address
-	err = n.withStore(ctx, func(ctx context.Context, s *Store) (err error) {
+	err = n.withStore(ctx, dial, func(ctx context.Context, s *Store) (err error) {
 		ips, err = s.Allocate(ctx, a)
 		return err
 	})
@@ -64,25 +66,25 @@ func Add(ctx context.Context, args *skel.CmdArgs) (*current.Result, error) {
 }
 
 // Del releases the attachment's addresses; it succeeds when there are none.
-func Del(ctx context.Context, args *skel.CmdArgs) error {
+func Del(ctx context.Context, dial Dial, args *skel.CmdArgs) error {
 	n, a, err := prepare(args)
 	if err != nil {
 		return err
 	}
-	return cniError(n.withStore(ctx, func(ctx context.Context, s *Store) error {
+	return cniError(n.withStore(ctx, dial, func(ctx context.Context, s *Store) error {
 		return s.Release(ctx, a)
 	}))
 }
 
 // Check verifies that the attachment's reservation exists and, when the
 // netconf carries a prevResult, that its addresses are listed there.
-func Check(ctx context.Context, args *skel.CmdArgs) error {
+func Check(ctx context.Context, dial Dial, args *skel.CmdArgs) error {
 	n, a, err := prepare(args)
 	if err != nil {
 		return err
 	}
 	var ips []Address
-	err = n.withStore(ctx, func(ctx context.Context, s *Store) (err error) {
+	err = n.withStore(ctx, dial, func(ctx context.Context, s *Store) (err error) {
 		ips, err = s.Check(ctx, a)
 		return err
 	})
@@ -117,7 +119,7 @@ func Check(ctx context.Context, args *skel.CmdArgs) error {
 // GC releases this host's attachments on the network that are not among
 // the netconf's cni.dev/valid-attachments. Other hosts' attachments are
 // theirs to collect: a runtime only knows its own containers.
-func GC(ctx context.Context, args *skel.CmdArgs) error {
+func GC(ctx context.Context, dial Dial, args *skel.CmdArgs) error {
 	n, err := loadNetwork(args.StdinData)
 	if err != nil {
 		return err
@@ -126,19 +128,19 @@ func GC(ctx context.Context, args *skel.CmdArgs) error {
 	for _, v := range n.ValidAttachments {
 		keep[Attachment{ContainerID: v.ContainerID, IfName: v.IfName}] = true
 	}
-	return cniError(n.withStore(ctx, func(ctx context.Context, s *Store) error {
+	return cniError(n.withStore(ctx, dial, func(ctx context.Context, s *Store) error {
 		return s.GC(ctx, keep)
 	}))
 }
 
 // Status fails with code 50 when etcd does not answer or a range set has no
 // free address.
-func Status(ctx context.Context, args *skel.CmdArgs) error {
+func Status(ctx context.Context, dial Dial, args *skel.CmdArgs) error {
 	n, err := loadNetwork(args.StdinData)
 	if err != nil {
 		return err
 	}
-	err = n.withStore(ctx, func(ctx context.Context, s *Store) error { return s.Status(ctx) })
+	err = n.withStore(ctx, dial, func(ctx context.Context, s *Store) error { return s.Status(ctx) })
 	var te *types.Error
 	switch {
 	case err == nil:
@@ -168,18 +170,26 @@ func prepare(args *skel.CmdArgs) (*network, Attachment, error) {
 	return n, Attachment{ContainerID: args.ContainerID, IfName: args.IfName}, nil
 }
 
+// Dial makes the etcdrpc.Caller of one command: in corral-ipam, an
+// etcdrpc.Helper; in a test, etcdgw.Dial, in the test's process.
+type Dial func(etcdrpc.Config) (etcdrpc.Caller, error)
+
+// HelperDial is the Dial of the corral-ipam binary: its etcd requests go
+// through the helper process, started by the first of them.
+func HelperDial(cfg etcdrpc.Config) (etcdrpc.Caller, error) { return etcdrpc.NewHelper(cfg), nil }
+
 // withStore runs f under the netconf's timeout with a Store of this host.
 // Nothing reaches etcd until the Store asks it something.
-func (n *network) withStore(ctx context.Context, f func(context.Context, *Store) error) error {
+func (n *network) withStore(ctx context.Context, dial Dial, f func(context.Context, *Store) error) error {
 	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	c := n.IPAM
-	cli, err := newEtcdClient(c.EtcdEndpoints, c.EtcdCAFile, c.EtcdCertFile, c.EtcdKeyFile, n.timeout)
+	cli, err := dial(etcdrpc.Config{Endpoints: c.EtcdEndpoints, CAFile: c.EtcdCAFile, CertFile: c.EtcdCertFile, KeyFile: c.EtcdKeyFile, Timeout: n.timeout})
 	if err != nil {
 		return invalidConfig(err)
 	}
-	defer cli.close()
-	return f(ctx, newStore(cli, n.prefix, c.Host, n.sets, n.dir))
+	defer cli.Close()
+	return f(ctx, newStore(&etcdClient{cli}, n.prefix, c.Host, n.sets, n.dir))
 }
 
 // result renders reserved addresses with the netconf's routes.
@@ -209,7 +219,9 @@ func cniError(err error) error {
 		return types.NewError(CodeNoReservation, "no reservation", err.Error())
 	case errors.Is(err, ErrContention):
 		return types.NewError(types.ErrTryAgainLater, "allocation contended, try again later", err.Error())
-	case transient(err):
+	case errors.Is(err, etcdrpc.ErrConfig):
+		return invalidConfig(err)
+	case etcdrpc.Transient(err):
 		return types.NewError(types.ErrTryAgainLater, "etcd unavailable, try again later", err.Error())
 	default:
 		return types.NewError(types.ErrInternal, err.Error(), "")
@@ -221,21 +233,22 @@ func cniError(err error) error {
 // object, which carries cniVersion (types.Error has no such field).
 type Plugin struct {
 	Stdout  io.Writer
+	Etcd    Dial   // how commands reach etcd
 	version string // cniVersion of the netconf, once a command has read it
 }
 
 // Funcs returns the commands for skel.PluginMainFuncsWithError.
 func (p *Plugin) Funcs(ctx context.Context) skel.CNIFuncs {
-	run := func(cmd func(context.Context, *skel.CmdArgs) error) func(*skel.CmdArgs) error {
+	run := func(cmd func(context.Context, Dial, *skel.CmdArgs) error) func(*skel.CmdArgs) error {
 		return func(args *skel.CmdArgs) error {
 			p.noteVersion(args.StdinData)
-			return cmd(ctx, args)
+			return cmd(ctx, p.Etcd, args)
 		}
 	}
 	return skel.CNIFuncs{
 		Add: func(args *skel.CmdArgs) error {
 			p.noteVersion(args.StdinData)
-			r, err := Add(ctx, args)
+			r, err := Add(ctx, p.Etcd, args)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/etcdgw"
 	"corral/masterd/state/statetest"
 )
 
@@ -79,7 +80,7 @@ func (e *env) held(t testing.TB, network, host string) map[netip.Addr]string {
 // add runs ADD and returns the one address it reserved.
 func add(t testing.TB, args *skel.CmdArgs) netip.Prefix {
 	t.Helper()
-	r, err := Add(context.Background(), args)
+	r, err := Add(context.Background(), etcdgw.Dial, args)
 	if err != nil {
 		t.Fatalf("Add(%s/%s): %v", args.ContainerID, args.IfName, err)
 	}
@@ -137,7 +138,7 @@ func TestConcurrentAddsFromFourHosts(t *testing.T) {
 				for i := range perHost {
 					wg.Go(func() {
 						args := e.args(t, fmt.Sprintf("host-%d", h), fmt.Sprintf("c-%d-%d", h, i), "eth0", tc.set(h))
-						r, err := Add(context.Background(), args)
+						r, err := Add(context.Background(), etcdgw.Dial, args)
 						if err != nil {
 							errs[h*perHost+i] = err
 							return
@@ -229,11 +230,11 @@ func TestAddIsIdempotentAndDelReleases(t *testing.T) {
 		t.Errorf("ADD of c1/eth0 on host-b = %s, the address of c1/eth0 on host-a", elsewhere)
 	}
 	for i := range 2 {
-		if err := Del(ctx, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
+		if err := Del(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
 			t.Fatalf("DEL %d of c1/eth0: %v", i+1, err)
 		}
 	}
-	if err := Del(ctx, e.args(t, "host-a", "never-added", "eth0", nil)); err != nil {
+	if err := Del(ctx, etcdgw.Dial, e.args(t, "host-a", "never-added", "eth0", nil)); err != nil {
 		t.Errorf("DEL of an unknown container: %v", err)
 	}
 	if who, ok := e.held(t, "testnet", "host-a")[first.Addr()]; ok {
@@ -243,10 +244,10 @@ func TestAddIsIdempotentAndDelReleases(t *testing.T) {
 		t.Errorf("ADD after DEL = %s, want the freed %s", after, first)
 	}
 	// DEL on another host leaves host-a's reservation alone.
-	if err := Del(ctx, e.args(t, "host-b", "c2", "eth0", nil)); err != nil {
+	if err := Del(ctx, etcdgw.Dial, e.args(t, "host-b", "c2", "eth0", nil)); err != nil {
 		t.Fatalf("DEL on host-b: %v", err)
 	}
-	if err := Check(ctx, e.args(t, "host-a", "c2", "eth0", nil)); err != nil {
+	if err := Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c2", "eth0", nil)); err != nil {
 		t.Errorf("CHECK of c2 on host-a after DEL on host-b: %v", err)
 	}
 }
@@ -262,7 +263,7 @@ func TestResultJSON(t *testing.T) {
 	} {
 		t.Run(tc.version, func(t *testing.T) {
 			var out bytes.Buffer
-			p := &Plugin{Stdout: &out}
+			p := &Plugin{Stdout: &out, Etcd: etcdgw.Dial}
 			args := e.args(t, "host-a", "c1", "eth0", map[string]any{".cniVersion": tc.version})
 			if err := p.Funcs(context.Background()).Add(args); err != nil {
 				t.Fatalf("ADD: %v", err)
@@ -284,7 +285,7 @@ func TestDualStack(t *testing.T) {
 		{{"subnet": "10.50.0.0/24", "rangeStart": "10.50.0.100"}},
 		{{"subnet": "fd50::/64", "gateway": "fd50::fffe"}},
 	}}
-	r, err := Add(context.Background(), e.args(t, "host-a", "c1", "eth0", set))
+	r, err := Add(context.Background(), etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", set))
 	if err != nil {
 		t.Fatalf("ADD: %v", err)
 	}
@@ -298,7 +299,7 @@ func TestDualStack(t *testing.T) {
 	if blocks := fmt.Sprint(blockOwners(t, e, "testnet")); blocks != "map[010.050.000.064-26:host-a fd50:0000:0000:0000:0000:0000:0000:0000-122:host-a]" {
 		t.Errorf("blocks = %v", blocks)
 	}
-	if err := Del(context.Background(), e.args(t, "host-a", "c1", "eth0", set)); err != nil {
+	if err := Del(context.Background(), etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", set)); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
 	if held := e.held(t, "testnet", "host-a"); len(held) != 0 {
@@ -325,7 +326,7 @@ func TestGC(t *testing.T) {
 		{"containerID": "keep", "ifname": "eth0"},
 		{"containerID": "gone", "ifname": "net1"}, // another interface of "gone"
 	}})
-	if err := GC(ctx, gc); err != nil {
+	if err := GC(ctx, etcdgw.Dial, gc); err != nil {
 		t.Fatalf("GC: %v", err)
 	}
 	heldA, heldB := e.held(t, "testnet", "host-a"), e.held(t, "testnet", "host-b")
@@ -349,7 +350,7 @@ func TestGC(t *testing.T) {
 	}
 
 	// With nothing valid, the host keeps nothing, not even its empty block.
-	if err := GC(ctx, e.args(t, "host-a", "", "", nil)); err != nil {
+	if err := GC(ctx, etcdgw.Dial, e.args(t, "host-a", "", "", nil)); err != nil {
 		t.Fatalf("second GC: %v", err)
 	}
 	if held := e.held(t, "testnet", "host-a"); len(held) != 0 {
@@ -359,7 +360,7 @@ func TestGC(t *testing.T) {
 		t.Errorf("after GC with no valid attachments, blocks = %s, want host-b's alone", owners)
 	}
 	// GC is idempotent, and the host starts again from a new block.
-	if err := GC(ctx, e.args(t, "host-a", "", "", nil)); err != nil {
+	if err := GC(ctx, etcdgw.Dial, e.args(t, "host-a", "", "", nil)); err != nil {
 		t.Fatalf("third GC: %v", err)
 	}
 	if a := add(t, e.args(t, "host-a", "new", "eth0", nil)); a.String() != "10.20.0.2/16" {
@@ -396,11 +397,11 @@ func TestInvalidConfigAllocatesNothing(t *testing.T) {
 				args.StdinData = []byte(tc.raw)
 			}
 			for cmd, run := range map[string]func() error{
-				"ADD":    func() error { _, err := Add(ctx, args); return err },
-				"DEL":    func() error { return Del(ctx, args) },
-				"CHECK":  func() error { return Check(ctx, args) },
-				"GC":     func() error { return GC(ctx, args) },
-				"STATUS": func() error { return Status(ctx, args) },
+				"ADD":    func() error { _, err := Add(ctx, etcdgw.Dial, args); return err },
+				"DEL":    func() error { return Del(ctx, etcdgw.Dial, args) },
+				"CHECK":  func() error { return Check(ctx, etcdgw.Dial, args) },
+				"GC":     func() error { return GC(ctx, etcdgw.Dial, args) },
+				"STATUS": func() error { return Status(ctx, etcdgw.Dial, args) },
 			} {
 				te := wantCode(t, cmd, run(), tc.code)
 				if !strings.Contains(te.Error(), tc.want) {
@@ -436,32 +437,32 @@ func TestExhaustionAndBorrowing(t *testing.T) {
 	if owners := fmt.Sprint(blockOwners(t, e, "testnet")); owners != "map[010.030.000.000-30:host-a 010.030.000.004-30:host-a]" {
 		t.Errorf("blocks = %s, want both host-a's", owners)
 	}
-	_, err := Add(ctx, e.args(t, "host-b", "b0", "eth0", set))
+	_, err := Add(ctx, etcdgw.Dial, e.args(t, "host-b", "b0", "eth0", set))
 	te := wantCode(t, "ADD on a host without blocks when every block is held", err, CodeExhausted)
 	if !strings.Contains(te.Details, "10.30.0.1-10.30.0.6") {
 		t.Errorf("exhaustion error %q does not name the range", te)
 	}
-	wantCode(t, "STATUS of host-b", Status(ctx, e.args(t, "host-b", "", "", set)), CodeNotAvailable)
-	if err := Status(ctx, e.args(t, "host-a", "", "", set)); err != nil {
+	wantCode(t, "STATUS of host-b", Status(ctx, etcdgw.Dial, e.args(t, "host-b", "", "", set)), CodeNotAvailable)
+	if err := Status(ctx, etcdgw.Dial, e.args(t, "host-a", "", "", set)); err != nil {
 		t.Errorf("STATUS of host-a, whose block has room: %v", err)
 	}
 	if held := e.held(t, "testnet", "host-b"); len(held) != 0 {
 		t.Errorf("failed ADD left %v", held)
 	}
 	// host-a's containers in .4/30 go; the block stays host-a's until GC.
-	if err := Del(ctx, e.args(t, "host-a", "c2", "eth0", set)); err != nil {
+	if err := Del(ctx, etcdgw.Dial, e.args(t, "host-a", "c2", "eth0", set)); err != nil {
 		t.Fatalf("DEL: %v", err)
 	}
-	_, err = Add(ctx, e.args(t, "host-b", "b0", "eth0", set))
+	_, err = Add(ctx, etcdgw.Dial, e.args(t, "host-b", "b0", "eth0", set))
 	wantCode(t, "ADD on host-b while host-a holds its emptied block", err, CodeExhausted)
 	gc := e.args(t, "host-a", "", "", map[string]any{
 		"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30,
 		".cni.dev/valid-attachments": []map[string]string{{"containerID": "c0", "ifname": "eth0"}, {"containerID": "c1", "ifname": "eth0"}},
 	})
-	if err := GC(ctx, gc); err != nil {
+	if err := GC(ctx, etcdgw.Dial, gc); err != nil {
 		t.Fatalf("GC on host-a: %v", err)
 	}
-	if err := Status(ctx, e.args(t, "host-b", "", "", set)); err != nil {
+	if err := Status(ctx, etcdgw.Dial, e.args(t, "host-b", "", "", set)); err != nil {
 		t.Errorf("STATUS of host-b with a free block: %v", err)
 	}
 	if a := add(t, e.args(t, "host-b", "b0", "eth0", set)); a.String() != "10.30.0.4/29" {
@@ -476,32 +477,32 @@ func TestCheck(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	a := add(t, e.args(t, "host-a", "c1", "eth0", nil))
-	if err := Check(ctx, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
+	if err := Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
 		t.Errorf("CHECK after ADD: %v", err)
 	}
 	prev := func(addr string) map[string]any {
 		return map[string]any{".prevResult": map[string]any{"cniVersion": "1.1.0", "ips": []map[string]string{{"address": addr}}}}
 	}
-	if err := Check(ctx, e.args(t, "host-a", "c1", "eth0", prev(a.String()))); err != nil {
+	if err := Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", prev(a.String()))); err != nil {
 		t.Errorf("CHECK with a matching prevResult: %v", err)
 	}
-	wantCode(t, "CHECK with a prevResult without the address", Check(ctx, e.args(t, "host-a", "c1", "eth0", prev("10.20.9.9/16"))), CodeNoReservation)
-	wantCode(t, "CHECK of another interface", Check(ctx, e.args(t, "host-a", "c1", "net1", nil)), CodeNoReservation)
-	wantCode(t, "CHECK on another host", Check(ctx, e.args(t, "host-b", "c1", "eth0", nil)), CodeNoReservation)
+	wantCode(t, "CHECK with a prevResult without the address", Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", prev("10.20.9.9/16"))), CodeNoReservation)
+	wantCode(t, "CHECK of another interface", Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "net1", nil)), CodeNoReservation)
+	wantCode(t, "CHECK on another host", Check(ctx, etcdgw.Dial, e.args(t, "host-b", "c1", "eth0", nil)), CodeNoReservation)
 
 	// Someone deleted the block's claim in etcd (GC as this host, run by
 	// mistake elsewhere): the address may go to another host.
 	if _, err := e.cli.Delete(ctx, "/corral/ipam/testnet/blocks/", clientv3.WithPrefix()); err != nil {
 		t.Fatal(err)
 	}
-	te := wantCode(t, "CHECK of an address whose block is no longer claimed", Check(ctx, e.args(t, "host-a", "c1", "eth0", nil)), CodeNoReservation)
+	te := wantCode(t, "CHECK of an address whose block is no longer claimed", Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", nil)), CodeNoReservation)
 	if !strings.Contains(te.Details, "no longer claimed") {
 		t.Errorf("CHECK = %v, want it to say the block is no longer claimed", te)
 	}
-	if err := Del(ctx, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
+	if err := Del(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", nil)); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, "CHECK after DEL", Check(ctx, e.args(t, "host-a", "c1", "eth0", nil)), CodeNoReservation)
+	wantCode(t, "CHECK after DEL", Check(ctx, etcdgw.Dial, e.args(t, "host-a", "c1", "eth0", nil)), CodeNoReservation)
 }
 
 // With etcd away, ADD and DEL in the host's blocks go on; what needs etcd
@@ -515,31 +516,31 @@ func TestEtcdUnreachable(t *testing.T) {
 		return e.args(t, host, cid, "eth0", map[string]any{"etcdEndpoints": []string{proxy.URL}, "timeout": "1s",
 			"subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30})
 	}
-	if err := Status(ctx, through("host-a", "")); err != nil {
+	if err := Status(ctx, etcdgw.Dial, through("host-a", "")); err != nil {
 		t.Fatalf("STATUS of a host without blocks, with etcd up: %v", err)
 	}
 	first := add(t, through("host-a", "c1"))
 	proxy.Cut()
-	if err := Status(ctx, through("host-a", "")); err != nil {
+	if err := Status(ctx, etcdgw.Dial, through("host-a", "")); err != nil {
 		t.Errorf("STATUS of a host whose block has room, with etcd away: %v", err)
 	}
 	if a := add(t, through("host-a", "c2")); a == first {
 		t.Errorf("ADD with etcd away = %s, the address of c1", a)
 	}
 	for i := range 2 {
-		if err := Del(ctx, through("host-a", "c1")); err != nil {
+		if err := Del(ctx, etcdgw.Dial, through("host-a", "c1")); err != nil {
 			t.Errorf("DEL %d with etcd away: %v", i+1, err)
 		}
 	}
 	if a := add(t, through("host-a", "c3")); a != first {
 		t.Errorf("ADD after DEL with etcd away = %s, want the freed %s", a, first)
 	}
-	_, err := Add(ctx, through("host-a", "c4")) // the block is full
+	_, err := Add(ctx, etcdgw.Dial, through("host-a", "c4")) // the block is full
 	wantCode(t, "ADD needing a new block with etcd away", err, types.ErrTryAgainLater)
-	te := wantCode(t, "STATUS of a host without room, with etcd away", Status(ctx, through("host-b", "")), CodeNotAvailable)
+	te := wantCode(t, "STATUS of a host without room, with etcd away", Status(ctx, etcdgw.Dial, through("host-b", "")), CodeNotAvailable)
 	if !strings.Contains(te.Msg, "etcd unreachable") {
 		t.Errorf("STATUS = %v, want it to say etcd is unreachable", te)
 	}
-	wantCode(t, "CHECK with etcd away", Check(ctx, through("host-a", "c2")), types.ErrTryAgainLater)
-	wantCode(t, "GC with etcd away", GC(ctx, through("host-a", "")), types.ErrTryAgainLater)
+	wantCode(t, "CHECK with etcd away", Check(ctx, etcdgw.Dial, through("host-a", "c2")), types.ErrTryAgainLater)
+	wantCode(t, "GC with etcd away", GC(ctx, etcdgw.Dial, through("host-a", "")), types.ErrTryAgainLater)
 }

@@ -3,7 +3,10 @@
 // See cni/etcdipam and this directory's README.
 //
 // It never enters a network namespace, so unlike an interface plugin it
-// does not lock its OS thread in init.
+// does not lock its OS thread in init. It does not speak HTTP either: the
+// few commands that ask etcd something do it through corral-ipam-etcd
+// (cni/ipametcd), which it starts then, so that the others do not pay for
+// net/http and crypto/tls at start-up (see cni/etcdrpc).
 package main
 
 import (
@@ -19,7 +22,7 @@ import (
 )
 
 func main() {
-	p := &etcdipam.Plugin{Stdout: os.Stdout}
+	p := &etcdipam.Plugin{Stdout: os.Stdout, Etcd: etcdipam.HelperDial}
 	var e *types.Error
 	if os.Getenv("CNI_COMMAND") == "VERSION" {
 		e = p.Version(os.Stdin, version.All) // echoes the caller's cniVersion, which skel does not

@@ -16,19 +16,26 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/etcdrpc"
 	"corral/masterd/state/statetest"
 )
 
-// buildPlugin builds corral-ipam into a temporary directory.
+// buildPlugin builds corral-ipam and its etcd helper into a temporary
+// directory, as make build does (static, without cgo).
 func buildPlugin(t testing.TB) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("needs the go command to build the plugin")
 	}
-	bin := filepath.Join(t.TempDir(), "corral-ipam")
-	if out, err := exec.Command(goBin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "corral-ipam")
+	for out, pkg := range map[string]string{bin: ".", filepath.Join(dir, etcdrpc.HelperName): "../ipametcd"} {
+		cmd := exec.Command(goBin, "build", "-o", out, pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		}
 	}
 	return bin
 }

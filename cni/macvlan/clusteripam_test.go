@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/etcdrpc"
 	"corral/masterd/state/statetest"
 )
 
@@ -21,14 +23,18 @@ var (
 	ipamErr  error
 )
 
-// ipamPlugin builds corral-ipam next to corral-macvlan, in CNI_PATH.
+// ipamPlugin builds corral-ipam and its etcd helper next to corral-macvlan, in CNI_PATH.
 func ipamPlugin(t testing.TB) {
 	t.Helper()
 	bin, _ := plugin(t)
 	ipamOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), "corral-ipam"), "corral/cni/ipam").CombinedOutput()
-		if err != nil {
-			ipamErr = fmt.Errorf("go build corral/cni/ipam: %v\n%s", err, out)
+		for name, pkg := range map[string]string{"corral-ipam": "corral/cni/ipam", etcdrpc.HelperName: "corral/cni/ipametcd"} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), name), pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
+			if out, err := cmd.CombinedOutput(); err != nil {
+				ipamErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
 		}
 	})
 	if ipamErr != nil {

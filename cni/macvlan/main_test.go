@@ -120,7 +120,9 @@ func plugin(t testing.TB) (binary, cniPath string) {
 			return
 		}
 		binDir = dir
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "corral-macvlan"), "corral/cni/macvlan").CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "corral-macvlan"), "corral/cni/macvlan")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build corral/cni/macvlan: %v\n%s", err, out)
 			return
