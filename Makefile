@@ -31,11 +31,14 @@ DEB_PKGS  += systemd
 
 all: build
 
+# The CNI plugins start once per container command: built without cgo,
+# static, they skip the dynamic loader and libc (bench/RESULTS.md).
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(TOOLS))
-	$(GO) build -o $(BIN)/corral-macvlan ./cni/macvlan
-	$(GO) build -o $(BIN)/corral-ipam ./cni/ipam
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-macvlan ./cni/macvlan
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam ./cni/ipam
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam-etcd ./cni/ipametcd
 
 deps:
 	@command -v $(GO) >/dev/null || { echo "make: Go 1.26 is missing: install it from go.dev/dl and put it on PATH" >&2; exit 1; }
