@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -292,46 +293,56 @@ func TestProtocol(t *testing.T) {
 	})
 }
 
-// BenchmarkAddDel measures an ADD and its DEL of the built binary through
-// the CNI protocol (a process per command, as a runtime runs it) against
-// an embedded etcd, interleaved with the same of Debian's host-local when
-// it is installed: the figure to set against host-local's. Every ADD after
-// the first is in the block the first claimed.
+// baselineIPAM is another build of corral-ipam (an older commit's, say)
+// that BenchmarkAddDel times in the same run.
+var baselineIPAM = flag.String("baseline-ipam", "", "path to a corral-ipam binary that BenchmarkAddDel also times")
+
+// BenchmarkAddDel times an ADD and a DEL of corral-ipam alone, each a
+// process as a runtime runs it, against host-local's (and, with
+// -baseline-ipam, another build's), interleaved in one run, the order
+// rotating; every ADD after the first is in the block the first claimed.
+// It reports milliseconds per ADD+DEL and the ratio to
+// host-local; ns/op, the sum of all, is suppressed.
 func BenchmarkAddDel(b *testing.B) {
 	bin := buildPlugin(b)
 	_, url := statetest.Start(b)
-	conf := netconf(b, url, map[string]any{"dataDir": b.TempDir(), ".cniVersion": "1.0.0"})
 	hostLocal := "/usr/lib/cni/host-local"
 	if _, err := os.Stat(hostLocal); err != nil {
-		hostLocal = ""
+		b.Skip("needs host-local in /usr/lib/cni (apt-get install containernetworking-plugins)")
 	}
-	hlConf := []byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":"hl","ipam":{"type":"host-local","subnet":"10.20.0.0/16","dataDir":%q}}`, b.TempDir()))
-	var corral, hl time.Duration
+	type subject struct {
+		bin   string
+		conf  []byte
+		total time.Duration
+	}
+	corral := &subject{bin: bin, conf: netconf(b, url, map[string]any{"dataDir": b.TempDir(), ".cniVersion": "1.0.0"})}
+	hl := &subject{bin: hostLocal, conf: []byte(fmt.Sprintf(`{"cniVersion":"1.0.0","name":"hl","ipam":{"type":"host-local","subnet":"10.20.0.0/16","dataDir":%q}}`, b.TempDir()))}
+	order := []*subject{corral, hl}
+	var baseline *subject
+	if *baselineIPAM != "" {
+		baseline = &subject{bin: *baselineIPAM, conf: netconf(b, url, map[string]any{"dataDir": b.TempDir(), ".cniVersion": "1.0.0", ".name": "baseline"})}
+		order = append(order, baseline)
+	}
 	for i := 0; b.Loop(); i++ {
 		cid := fmt.Sprint("c", i)
-		start := time.Now()
-		for _, cmd := range []string{"ADD", "DEL"} {
-			if out, code := (invocation{command: cmd, containerID: cid, ifname: "eth0", stdin: conf}).exec(b, bin); code != 0 {
-				b.Fatalf("%s: %s", cmd, out)
+		for j := range order {
+			s := order[(i+j)%len(order)]
+			start := time.Now()
+			for _, cmd := range []string{"ADD", "DEL"} {
+				if out, code := (invocation{command: cmd, containerID: cid, ifname: "eth0", stdin: s.conf}).exec(b, s.bin); code != 0 {
+					b.Fatalf("%s %s: %s", s.bin, cmd, out)
+				}
 			}
+			s.total += time.Since(start)
 		}
-		corral += time.Since(start)
-		if hostLocal == "" {
-			continue
-		}
-		start = time.Now()
-		for _, cmd := range []string{"ADD", "DEL"} {
-			if out, code := (invocation{command: cmd, containerID: cid, ifname: "eth0", stdin: hlConf}).exec(b, hostLocal); code != 0 {
-				b.Fatalf("host-local %s: %s", cmd, out)
-			}
-		}
-		hl += time.Since(start)
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(b.N) }
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(ms(corral), "corral-ipam-ms/op")
-	if hostLocal != "" {
-		b.ReportMetric(ms(hl), "host-local-ms/op")
-		b.ReportMetric(float64(corral)/float64(hl), "corral-ipam/host-local")
+	b.ReportMetric(ms(corral.total), "corral-ipam-ms/op")
+	b.ReportMetric(ms(hl.total), "host-local-ms/op")
+	b.ReportMetric(float64(corral.total)/float64(hl.total), "corral-ipam/host-local")
+	if baseline != nil {
+		b.ReportMetric(ms(baseline.total), "baseline-ms/op")
+		b.ReportMetric(float64(baseline.total)/float64(hl.total), "baseline/host-local")
 	}
 }

@@ -14,6 +14,10 @@ import (
 // time in the same run as a fourth pairing, with corral-macvlan.
 var baselineIPAM = flag.String("baseline-ipam", "", "path to a corral-ipam binary that BenchmarkAddDel also times, as corral-macvlan's IPAM")
 
+// baselineMacvlan is another build of corral-macvlan for that fourth
+// pairing, so that it times an older commit's plugins together.
+var baselineMacvlan = flag.String("baseline-macvlan", "", "path to a corral-macvlan binary that runs the -baseline-ipam pairing (default: this build)")
+
 // BenchmarkAddDel times an ADD followed by a DEL through the CNI protocol (a
 // process per plugin, into the same container namespace) for three
 // pairings, interleaved in one run so all see the same machine:
@@ -23,7 +27,7 @@ var baselineIPAM = flag.String("baseline-ipam", "", "path to a corral-ipam binar
 // and the ratios to the reference; ns/op, which would be the sum of all,
 // is suppressed. All run at cniVersion 1.0.0, the newest that Debian's
 // plugins (1.1.1) speak. With -baseline-ipam, a fourth pairing times that
-// build of corral-ipam too.
+// build of corral-ipam too, with -baseline-macvlan's corral-macvlan.
 func BenchmarkAddDel(b *testing.B) {
 	bin, cniPath := plugin(b)
 	ipamPlugin(b)
@@ -64,6 +68,9 @@ func BenchmarkAddDel(b *testing.B) {
 		conf["name"] = "baseline"
 		conf["ipam"].(map[string]any)["type"] = "corral-ipam-baseline"
 		baseline = &subject{plugin: bin, conf: conf.bytes(b)}
+		if *baselineMacvlan != "" {
+			baseline.plugin = *baselineMacvlan
+		}
 		order = append(order, baseline)
 	}
 	b.ResetTimer()
