@@ -346,3 +346,28 @@ func BenchmarkAddDel(b *testing.B) {
 		b.ReportMetric(float64(baseline.total)/float64(hl.total), "baseline/host-local")
 	}
 }
+
+// Only commands that need etcd run corral-ipam-etcd: without it, ADDs in
+// the host's block go on, and the ADD that needs a new block fails saying
+// what is missing.
+func TestHelperOnlyForEtcd(t *testing.T) {
+	bin := buildPlugin(t)
+	_, url := statetest.Start(t)
+	conf := netconf(t, url, map[string]any{"dataDir": t.TempDir(), "subnet": "10.30.0.0/29", "gateway": "10.30.0.1", "blockSize": 30})
+	add := func(cid string) ([]byte, int) {
+		return invocation{command: "ADD", containerID: cid, ifname: "eth0", stdin: conf}.exec(t, bin)
+	}
+	if out, code := add("c1"); code != 0 { // claims 10.30.0.0/30: .2 and .3
+		t.Fatalf("ADD c1: exit %d: %s", code, out)
+	}
+	if err := os.Remove(filepath.Join(filepath.Dir(bin), etcdrpc.HelperName)); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := add("c2"); code != 0 {
+		t.Fatalf("ADD c2 in the host's block without %s: exit %d: %s", etcdrpc.HelperName, code, out)
+	}
+	out, code := add("c3") // the block is full
+	if e := decodeError(t, out); code == 0 || !strings.Contains(e.Msg+e.Details, etcdrpc.HelperName) {
+		t.Errorf("ADD that needs a new block without %s = %s, exit %d, want an error naming it", etcdrpc.HelperName, out, code)
+	}
+}
