@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"corral/agentd/shim"
+	"corral/cni/cnitest"
 	"corral/cni/etcdipam"
 	"corral/masterd/master/mastertest"
 	"corral/masterd/state/statetest"
@@ -166,18 +167,13 @@ var (
 	pluginsErr  error
 )
 
-// cniPlugins builds corral-macvlan and corral-ipam next to the agentd binary.
+// cniPlugins builds the CNI plugins next to the agentd binary.
 func cniPlugins(t *testing.T) string {
 	t.Helper()
 	bin := agentdBinary(t)
 	pluginsOnce.Do(func() {
 		pluginsDir = filepath.Join(filepath.Dir(bin), "cni")
-		for name, pkg := range map[string]string{"corral-macvlan": "corral/cni/macvlan", "corral-ipam": "corral/cni/ipam"} {
-			if out, err := exec.Command("go", "build", "-o", filepath.Join(pluginsDir, name), pkg).CombinedOutput(); err != nil {
-				pluginsErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
+		pluginsErr = cnitest.Build(pluginsDir)
 	})
 	if pluginsErr != nil {
 		t.Fatal(pluginsErr)

@@ -58,6 +58,7 @@ func TestInstall(t *testing.T) {
 		"/etc/default/corral-masterd -rw-r--r--",
 		"/etc/default/corral-routerd -rw-r--r--",
 		"/usr/lib/corral/cni/corral-ipam -rwxr-xr-x",
+		"/usr/lib/corral/cni/corral-ipam-etcd -rwxr-xr-x",
 		"/usr/lib/corral/cni/corral-macvlan -rwxr-xr-x",
 		"/usr/local/bin/agentd -rwxr-xr-x",
 		"/usr/local/bin/masterd -rwxr-xr-x",

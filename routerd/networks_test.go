@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"corral/agentd/shim"
+	"corral/cni/cnitest"
 	"corral/marathon"
 	"corral/masterd/marathon/marathontest"
 	"corral/routerd/admin"
@@ -90,10 +91,8 @@ func newSimCluster(t *testing.T) *simCluster {
 	c := &simCluster{t: t, dir: t.TempDir()}
 	bin := marathontest.Binaries(t)
 	plugins := filepath.Join(bin, "cni") // removed with the binaries
-	for name, pkg := range map[string]string{"corral-macvlan": "corral/cni/macvlan", "corral-ipam": "corral/cni/ipam"} {
-		if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, name), pkg).CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	if err := cnitest.Build(plugins); err != nil {
+		t.Fatal(err)
 	}
 
 	var names [2]string

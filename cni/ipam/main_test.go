@@ -17,6 +17,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/cnitest"
 	"corral/cni/etcdrpc"
 	"corral/masterd/state/statetest"
 )
@@ -25,19 +26,14 @@ import (
 // directory, as make build does (static, without cgo).
 func buildPlugin(t testing.TB) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("needs the go command to build the plugin")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "corral-ipam")
-	for out, pkg := range map[string]string{bin: ".", filepath.Join(dir, etcdrpc.HelperName): "../ipametcd"} {
-		cmd := exec.Command(goBin, "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	if err := cnitest.Build(dir, "corral-ipam", etcdrpc.HelperName); err != nil {
+		t.Fatal(err)
 	}
+	bin := filepath.Join(dir, "corral-ipam")
 	return bin
 }
 

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/netip"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -14,6 +11,7 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"corral/cni/cnitest"
 	"corral/cni/etcdrpc"
 	"corral/masterd/state/statetest"
 )
@@ -28,14 +26,7 @@ func ipamPlugin(t testing.TB) {
 	t.Helper()
 	bin, _ := plugin(t)
 	ipamOnce.Do(func() {
-		for name, pkg := range map[string]string{"corral-ipam": "corral/cni/ipam", etcdrpc.HelperName: "corral/cni/ipametcd"} {
-			cmd := exec.Command("go", "build", "-o", filepath.Join(filepath.Dir(bin), name), pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-			if out, err := cmd.CombinedOutput(); err != nil {
-				ipamErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-				return
-			}
-		}
+		ipamErr = cnitest.Build(filepath.Dir(bin), "corral-ipam", etcdrpc.HelperName)
 	})
 	if ipamErr != nil {
 		t.Fatal(ipamErr)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"corral/cni/cnitest"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,11 +121,7 @@ func plugin(t testing.TB) (binary, cniPath string) {
 			return
 		}
 		binDir = dir
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "corral-macvlan"), "corral/cni/macvlan")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build corral/cni/macvlan: %v\n%s", err, out)
+		if buildErr = cnitest.Build(dir, "corral-macvlan"); buildErr != nil {
 			return
 		}
 		self, err := os.Executable()
