@@ -17,8 +17,12 @@ export class ApiError extends Error {
 // request sends method path with an optional JSON body and returns the
 // parsed answer.
 export async function request(method, path, body) {
-  const text = await requestText(method, path, body);
-  return text ? JSON.parse(text) : null;
+  return parse(await requestText(method, path, body));
+}
+
+// parse reads an answer as JSON; one that is not (an empty 200) is null.
+function parse(text) {
+  try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
 }
 
 // requestText sends method path with an optional JSON body and returns the
@@ -32,9 +36,7 @@ async function requestText(method, path, body) {
   const resp = await fetch(url(path), init);
   const text = await resp.text();
   if (!resp.ok) {
-    let parsed = null;
-    try { parsed = text ? JSON.parse(text) : null; } catch (e) { /* not JSON */ }
-    throw new ApiError(resp.status, parsed, text.slice(0, 300));
+    throw new ApiError(resp.status, parse(text), text.slice(0, 300));
   }
   return text;
 }
@@ -88,7 +90,7 @@ class Resource {
     try {
       const text = await requestText('GET', this.path);
       if (text !== this.text) {
-        this.value = this.pick(text ? JSON.parse(text) : null);
+        this.value = this.pick(parse(text));
         this.text = text;
         changed = true;
       }
