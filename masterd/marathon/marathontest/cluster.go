@@ -6,6 +6,7 @@ package marathontest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -32,6 +33,8 @@ import (
 	"corral/marathon"
 	"corral/masterd/state/statetest"
 	"corral/mesos"
+
+	"golang.org/x/sys/unix"
 )
 
 var (
@@ -121,9 +124,6 @@ func Start(t testing.TB, o Options) *Cluster {
 		o.Resources = "cpus:8;mem:4096;disk:4000;ports:[31000-32000]"
 	}
 	c := &Cluster{t: t, Dir: t.TempDir(), client: http.DefaultClient}
-	mesosPort, marathonPort := statetest.FreePort(t), statetest.FreePort(t)
-	c.Mesos = "http://127.0.0.1:" + strconv.Itoa(mesosPort)
-	c.Marathon = "http://127.0.0.1:" + strconv.Itoa(marathonPort)
 	if o.Credentials != "" {
 		c.user, c.password, _ = strings.Cut(o.Credentials, ":")
 		o.MasterArgs = append([]string{"--http-credentials", o.Credentials}, o.MasterArgs...)
@@ -131,15 +131,65 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.TLS {
 		cert, key := c.selfSigned()
 		o.MasterArgs = append([]string{"--marathon-tls-cert", cert, "--marathon-tls-key", key}, o.MasterArgs...)
-		c.Marathon = "https://127.0.0.1:" + strconv.Itoa(marathonPort)
 		c.client = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: c.RootCAs}}}
+	}
+	t.Cleanup(c.stop)
+	// masterd gets four ports that were free a moment ago; the tests of
+	// other packages, running at the same time, may take one first. Then
+	// masterd exits at once with "address already in use", and the cluster
+	// starts again on new ports rather than failing the test.
+	for attempt := 1; ; attempt++ {
+		c.launch(bin, o)
+		up := false
+		c.WaitFor(30*time.Second, "the Marathon API", func() bool {
+			up = c.marathonUp()
+			return up || c.masterdExited()
+		})
+		if up {
+			break
+		}
+		log, _ := os.ReadFile(filepath.Join(c.Dir, "masterd.log"))
+		if !bytes.Contains(log, []byte("address already in use")) {
+			t.Fatalf("masterd exited while starting:\n%s", log)
+		}
+		if attempt == 5 {
+			t.Fatalf("masterd found one of its ports taken %d times in a row", attempt)
+		}
+		t.Logf("masterd found one of its ports taken; starting the cluster again on new ports")
+		c.halt()
+		os.RemoveAll(filepath.Join(c.Dir, "master"))
+		os.RemoveAll(c.agentDir)
+	}
+	c.WaitFor(30*time.Second, "the agent to register", func() bool {
+		var st struct {
+			Slaves []struct {
+				Active bool `json:"active"`
+			} `json:"slaves"`
+		}
+		return c.GetJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
+	})
+	return c
+}
+
+// freePort finds a loopback port for masterd; tests replace it to hand
+// out a taken one.
+var freePort = statetest.FreePort
+
+// launch starts masterd on new free ports and agentd registering with it.
+func (c *Cluster) launch(bin string, o Options) {
+	t := c.t
+	mesosPort, marathonPort := freePort(t), freePort(t)
+	c.Mesos = "http://127.0.0.1:" + strconv.Itoa(mesosPort)
+	c.Marathon = "http://127.0.0.1:" + strconv.Itoa(marathonPort)
+	if o.TLS {
+		c.Marathon = "https://127.0.0.1:" + strconv.Itoa(marathonPort)
 	}
 	margs := append([]string{
 		"--work-dir", filepath.Join(c.Dir, "master"),
 		"--listen", "127.0.0.1:" + strconv.Itoa(mesosPort),
 		"--marathon-listen", "127.0.0.1:" + strconv.Itoa(marathonPort),
-		"--etcd-listen-client", "http://127.0.0.1:" + strconv.Itoa(statetest.FreePort(t)),
-		"--etcd-listen-peer", "http://127.0.0.1:" + strconv.Itoa(statetest.FreePort(t)),
+		"--etcd-listen-client", "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
+		"--etcd-listen-peer", "http://127.0.0.1:" + strconv.Itoa(freePort(t)),
 		"--hostname", "127.0.0.1", "--advertise-ip", "127.0.0.1",
 		"--allocation-interval", "100ms", "--election-ttl", "2s", "--log-level", "debug",
 	}, o.MasterArgs...)
@@ -154,25 +204,25 @@ func Start(t testing.TB, o Options) *Cluster {
 	os.MkdirAll(c.agentDir, 0o755)
 	c.agentArgs = aargs
 	c.start(filepath.Join(bin, "agentd"), aargs, "agentd.log")
-	t.Cleanup(c.stop)
-	c.WaitFor(30*time.Second, "the agent to register", func() bool {
-		var st struct {
-			Slaves []struct {
-				Active bool `json:"active"`
-			} `json:"slaves"`
-		}
-		return c.GetJSON(c.Mesos+"/master/state", &st) == nil && len(st.Slaves) == 1 && st.Slaves[0].Active
-	})
-	c.WaitFor(30*time.Second, "the Marathon API", func() bool {
-		req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/info", nil)
-		resp, err := c.Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return c
+}
+
+// marathonUp reports whether the Marathon API answers /v2/info.
+func (c *Cluster) marathonUp() bool {
+	req, _ := http.NewRequest(http.MethodGet, c.Marathon+"/v2/info", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// masterdExited reports whether masterd has exited, leaving the process
+// for Wait to reap.
+func (c *Cluster) masterdExited() bool {
+	var info unix.Siginfo // Signo stays 0 while masterd runs
+	err := unix.Waitid(unix.P_PID, c.procs[0].Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	return err == nil && info.Signo != 0
 }
 
 // MasterdPID returns the process ID of the cluster's masterd.
@@ -202,19 +252,7 @@ func (c *Cluster) start(bin string, args []string, logName string) {
 // stop ends the daemons and every task the agent left running; on failure
 // it prints the daemons' logs' tails.
 func (c *Cluster) stop() {
-	for i := len(c.procs) - 1; i >= 0; i-- {
-		if p := c.procs[i]; p.ProcessState == nil {
-			p.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { p.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				p.Process.Kill()
-				<-done
-			}
-		}
-	}
+	c.halt()
 	dirs, _ := filepath.Glob(filepath.Join(c.agentDir, "tasks", "*", "run"))
 	for _, d := range dirs {
 		if p, ok, _ := shim.ReadPid(d); ok && p.Alive() {
@@ -234,6 +272,25 @@ func (c *Cluster) stop() {
 			c.t.Logf("last lines of %s:\n%s", name, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 		}
 	}
+}
+
+// halt ends the daemons, in the reverse order of their start: SIGTERM,
+// then SIGKILL after 10 s.
+func (c *Cluster) halt() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		if p := c.procs[i]; p.ProcessState == nil {
+			p.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { p.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				p.Process.Kill()
+				<-done
+			}
+		}
+	}
+	c.procs = nil
 }
 
 // WaitFor polls cond every 50 ms until it holds or fails the test.

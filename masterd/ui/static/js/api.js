@@ -17,6 +17,17 @@ export class ApiError extends Error {
 // request sends method path with an optional JSON body and returns the
 // parsed answer.
 export async function request(method, path, body) {
+  return parse(await requestText(method, path, body));
+}
+
+// parse reads an answer as JSON; one that is not (an empty 200) is null.
+function parse(text) {
+  try { return text ? JSON.parse(text) : null; } catch (e) { return null; }
+}
+
+// requestText sends method path with an optional JSON body and returns the
+// answer's text, or throws an ApiError.
+async function requestText(method, path, body) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
@@ -24,10 +35,10 @@ export async function request(method, path, body) {
   }
   const resp = await fetch(url(path), init);
   const text = await resp.text();
-  let parsed = null;
-  try { parsed = text ? JSON.parse(text) : null; } catch (e) { /* not JSON */ }
-  if (!resp.ok) throw new ApiError(resp.status, parsed, text.slice(0, 300));
-  return parsed;
+  if (!resp.ok) {
+    throw new ApiError(resp.status, parse(text), text.slice(0, 300));
+  }
+  return text;
 }
 
 export const get = (path) => request('GET', path);
@@ -40,11 +51,16 @@ export const url = (path) => new URL(path, location.origin).href;
 
 export const appPath = (id) => '/v2/apps' + id.split('/').map(encodeURIComponent).join('/');
 
-// resource is one document of the store: read on demand, read again when
-// marked stale while someone watches it, at most one read at a time.
+// resource is one document of the store (GET path, of which pick keeps
+// what the pages read): read on demand, read again when marked stale while
+// someone watches it, at most one read at a time. A document that reads
+// the same as before is neither parsed nor shown again: most events leave
+// most documents as they were.
 class Resource {
-  constructor(load) {
-    this.load = load;
+  constructor(path, pick = (v) => v) {
+    this.path = path;
+    this.pick = pick;
+    this.text = null; // the answer value was parsed from
     this.value = undefined;
     this.error = null;
     this.watchers = new Set();
@@ -70,14 +86,22 @@ class Resource {
     if (this.inflight) { this.stale = true; return; }
     this.inflight = true;
     this.stale = false;
+    let changed = false;
     try {
-      this.value = await this.load();
+      const text = await requestText('GET', this.path);
+      if (text !== this.text) {
+        this.value = this.pick(parse(text));
+        this.text = text;
+        changed = true;
+      }
+      changed = changed || this.error !== null;
       this.error = null;
     } catch (e) {
       this.error = e;
+      changed = true;
     }
     this.inflight = false;
-    for (const fn of this.watchers) fn();
+    if (changed) for (const fn of this.watchers) fn();
     if (this.stale && this.watchers.size) this.invalidate();
   }
 }
@@ -89,17 +113,17 @@ const appEmbeds = 'embed=apps.counts&embed=apps.deployments';
 
 // store holds the shared documents.
 export const store = {
-  apps: new Resource(async () => (await get('/v2/apps?' + appEmbeds)).apps),
-  queue: new Resource(async () => (await get('/v2/queue')).queue),
-  deployments: new Resource(() => get('/v2/deployments')),
-  cluster: new Resource(() => get('/master/state')),
+  apps: new Resource('/v2/apps?' + appEmbeds, (v) => v.apps),
+  queue: new Resource('/v2/queue', (v) => v.queue),
+  deployments: new Resource('/v2/deployments'),
+  cluster: new Resource('/master/state'),
   app: new Map(), // id → Resource of /v2/apps/{id} with tasks
 };
 
 export function appResource(id) {
   let r = store.app.get(id);
   if (!r) {
-    r = new Resource(async () => (await get(appPath(id) + '?embed=app.tasks&embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure&embed=app.readiness')).app);
+    r = new Resource(appPath(id) + '?embed=app.tasks&embed=app.counts&embed=app.deployments&embed=app.lastTaskFailure&embed=app.readiness', (v) => v.app);
     store.app.set(id, r);
   }
   return r;
@@ -161,12 +185,20 @@ addEventListener('pageshow', (e) => { if (e.persisted) connect(); });
 // that never gets its response headers (seen in the browser test: the page
 // stayed "connecting" for good) is dropped and tried again.
 const OPEN_TIMEOUT_MS = 5000;
+
+// streamPath asks for the events the page acts on alone, with deployment
+// plans in the light format: a full plan carries the whole group tree
+// before and after, twice every app (some 480 kB per event with 1,000
+// apps), which the browser had to take in and parse for each step of every
+// deployment only to learn that the deployments changed.
+const streamPath = '/v2/events?plan-format=light&' +
+  [...taskEvents, ...appEvents, ...deploymentEvents].map((t) => 'event_type=' + t).join('&');
 let openTimer = null;
 
 export function connect() {
   if (source) source.close();
   clearTimeout(openTimer);
-  const s = new EventSource(url('/v2/events'));
+  const s = new EventSource(url(streamPath));
   source = s;
   openTimer = setTimeout(() => { if (source === s && s.readyState === EventSource.CONNECTING) connect(); }, OPEN_TIMEOUT_MS);
   source.onopen = () => {
