@@ -89,6 +89,7 @@ type Master struct {
 	start time.Time
 
 	writes  *queue[func(context.Context) error] // registry writes made off the lock
+	kick    chan struct{}                       // asks Run to allocate now; capacity 1
 	wg      sync.WaitGroup                      // owns stream pumps started by Subscribe
 	stopped chan struct{}                       // closed when the master stops leading
 
@@ -116,6 +117,7 @@ func New(cfg Config, store *state.Store, log *slog.Logger) (*Master, error) {
 		store:      store,
 		start:      time.Now(),
 		writes:     newQueue[func(context.Context) error](),
+		kick:       make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
 		alloc:      offer.New(cfg.Offers),
 		agents:     map[string]*agent{},
@@ -175,6 +177,8 @@ func (m *Master) Run(ctx context.Context) error {
 			return nil
 		case now := <-alloc.C:
 			m.allocate(now)
+		case <-m.kick:
+			m.allocate(time.Now())
 		case now := <-live.C:
 			m.checkAgents(now)
 			m.checkFrameworks(now)
@@ -266,6 +270,20 @@ func (m *Master) allocate(now time.Time) {
 			}
 			_ = m.alloc.Decline(fid, ids, 0, now)
 		}
+	}
+}
+
+// allocateSoon asks Run for an allocation cycle now rather than at the
+// next tick: a framework that subscribed or revived, an agent that
+// registered and resources given back should not wait for
+// --allocation-interval (1 s) to be offered. Requests made while one is
+// pending are coalesced into it, so a burst of 100 task ends costs one
+// cycle; the ticker stays for what no event announces (filters and
+// offers that expire).
+func (m *Master) allocateSoon() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 
