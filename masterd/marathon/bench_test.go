@@ -63,7 +63,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 		body := map[string]any{"id": id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 16,
 			"instances": n, "taskKillGracePeriodSeconds": 1}
 		seen := len(events())
-		etcdBefore := etcdRequests(b, c)
+		etcdBefore, cpuBefore := etcdRequests(b, c), cpuTime(b, c.MasterdPID())
 		start := time.Now()
 		if status, resp := call(b, c, http.MethodPost, "/v2/apps", body); status != http.StatusCreated {
 			b.Fatalf("POST /v2/apps: %d %s", status, resp)
@@ -101,7 +101,9 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 		}
 		b.StopTimer()
 		steps.etcd += etcdRequests(b, c) - etcdBefore
+		steps.cpu += cpuTime(b, c.MasterdPID()) - cpuBefore
 		steps.launched += n
+		steps.iterations++
 		toFirst += first.Sub(start)
 		toAll += all.Sub(start)
 		toAPI += api.Sub(start)

@@ -1,7 +1,12 @@
 package marathon_test
 
 import (
+	"bytes"
+	"fmt"
 	"math"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,11 +29,13 @@ import (
 //	                    (--max-starting-tasks)
 //
 // and counts masterd's etcd requests (every method) per task launched
-// while the timer ran.
+// and the CPU time masterd used, while the timer ran: on 2 cores, what
+// masterd burns, the containers starting do not get.
 type launchSteps struct {
 	offerAccept, acceptStarting, startingRunning []time.Duration
 	etcd                                         uint64
-	launched                                     int
+	cpu                                          time.Duration
+	launched, iterations                         int
 }
 
 // add records the steps of tasks (one iteration's app) from /master/state.
@@ -76,7 +83,26 @@ func (s *launchSteps) report(b *testing.B) {
 	}
 	if s.launched > 0 {
 		b.ReportMetric(float64(s.etcd)/float64(s.launched), "etcd-req/task")
+		b.ReportMetric(ms(s.cpu)/float64(s.iterations), "ms-masterd-cpu")
 	}
+}
+
+// cpuTime is the user and system CPU time process pid has used, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s).
+func cpuTime(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command (field 2) is in parentheses and may hold spaces.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	utime, err1 := strconv.ParseUint(f[11], 10, 64)
+	stime, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // etcdRequests is how many unary etcd requests masterd has made.
