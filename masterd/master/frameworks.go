@@ -318,7 +318,7 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 	}
 	// Split what was used over the accepted offers; the rest of each offer
 	// returns to the pool behind the framework's filter.
-	rest := false
+	launched, rest := !used.IsEmpty(), false
 	for _, id := range acc.OfferIDs {
 		o := outstanding[id]
 		take := o.Resources.Intersect(used)
@@ -329,8 +329,9 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 		}
 	}
 	// What the launches left of the offers is offered again now: the
-	// framework may have more to launch than one offer held.
-	if rest {
+	// framework may have more to launch than one offer held. An ACCEPT
+	// that launched nothing is a DECLINE (see there).
+	if rest && (launched || refuse(acc.Filters) != 0) {
 		m.allocateSoon()
 	}
 	return nil
