@@ -133,12 +133,14 @@ func TestUpdateFromAnotherAgentIgnored(t *testing.T) {
 // TestBurstOfUpdates: 300 tasks report TASK_RUNNING at once, more than
 // etcd takes in one transaction by default (128 operations, the store's
 // limits here), so the updates the framework writes together must be
-// split. Every update is applied and acknowledged, and a framework
-// restarted over the same store finds every instance running.
+// split. Every update is applied and acknowledged, soon even with etcd
+// 20 ms away (written one transaction each, they took at least 6 s), and a
+// framework restarted over the same store finds every instance running.
 func TestBurstOfUpdates(t *testing.T) {
-	const n = 300
-	e, _ := statetest.Start(t)
-	store := state.NewStore(e.Client)
+	const n, delay = 300, 20 * time.Millisecond
+	_, url := statetest.Start(t)
+	proxy := statetest.StartProxy(t, url)
+	store := state.NewStore(dial(t, proxy.URL))
 	m := &scriptedMaster{events: make(chan mesos.Event, n+16)}
 	cfg := framework.DefaultConfig()
 	cfg.MaxInstancesPerOffer = n
@@ -179,13 +181,19 @@ func TestBurstOfUpdates(t *testing.T) {
 	if len(ids) != n {
 		t.Fatalf("%d instances launched from the offer, want %d", len(ids), n)
 	}
+	proxy.SetDelay(delay)
+	start := time.Now()
 	for i, id := range ids {
 		m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{
 			TaskID: id, AgentID: "agent-a", State: mesos.TaskRunning, UUID: fmt.Sprintf("u-%d", i)}}
 	}
-	tstest.WaitFor(t, 10*time.Second, "every update acknowledged", func() bool {
+	tstest.WaitFor(t, 2*n*delay, "every update acknowledged", func() bool {
 		return m.count(mesos.CallAcknowledge) >= n
 	})
+	if took, limit := time.Since(start), n*delay/2; took > limit {
+		t.Errorf("%d updates acknowledged in %v with etcd %v away, want under %v", n, took.Round(time.Millisecond), delay, limit)
+	}
+	proxy.SetDelay(0)
 	acked := map[string]bool{}
 	m.mu.Lock()
 	for _, c := range m.calls {
