@@ -31,8 +31,9 @@ var benchMasterArgs = []string{"--allocation-interval", "1s", "--log-level", "in
 // single agent and measures the time until the event stream has carried
 // TASK_RUNNING for all 100 (ns/op). It also reports the time to the first
 // TASK_RUNNING, the time until GET /v2/apps/{id} counts 100 running, and
-// the p50/p99 of each task's stagedAt → startedAt. The app is deleted,
-// outside the timer, before the next iteration.
+// the p50/p99 of each task's stagedAt → startedAt, and where the time went
+// step by step (see launchSteps). The app is deleted, outside the timer,
+// before the next iteration.
 func BenchmarkLaunch100(b *testing.B) {
 	for _, iso := range []string{"linux", "posix"} {
 		b.Run("isolation="+iso, func(b *testing.B) {
@@ -54,6 +55,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 	events := c.Events()
 	var toStaged, toFirst, toAll, toAPI time.Duration
 	var stagedToRunning, runningToEvent []time.Duration
+	var steps launchSteps
 	iter := 0
 	for b.Loop() {
 		iter++
@@ -61,6 +63,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 		body := map[string]any{"id": id, "cmd": "sleep 3600", "cpus": 0.01, "mem": 16,
 			"instances": n, "taskKillGracePeriodSeconds": 1}
 		seen := len(events())
+		etcdBefore, cpuBefore := etcdRequests(b, c), cpuTime(b, c.MasterdPID())
 		start := time.Now()
 		if status, resp := call(b, c, http.MethodPost, "/v2/apps", body); status != http.StatusCreated {
 			b.Fatalf("POST /v2/apps: %d %s", status, resp)
@@ -97,6 +100,10 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		b.StopTimer()
+		steps.etcd += etcdRequests(b, c) - etcdBefore
+		steps.cpu += cpuTime(b, c.MasterdPID()) - cpuBefore
+		steps.launched += n
+		steps.iterations++
 		toFirst += first.Sub(start)
 		toAll += all.Sub(start)
 		toAPI += api.Sub(start)
@@ -119,6 +126,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 			runningToEvent = append(runningToEvent, runningAt[t.ID].Sub(started))
 		}
 		toStaged += firstStaged.Sub(start)
+		steps.add(b, c, a.Tasks, runningAt)
 
 		// Every task ends before the next POST.
 		if status, resp := call(b, c, http.MethodDelete, "/v2/apps"+id, nil); status != http.StatusOK {
@@ -144,6 +152,7 @@ func benchLaunch(b *testing.B, isolation string, n int) {
 	b.ReportMetric(ms(percentile(stagedToRunning, 0.99)), "ms-staged-running-p99")
 	b.ReportMetric(ms(percentile(runningToEvent, 0.50)), "ms-running-event-p50")
 	b.ReportMetric(ms(percentile(runningToEvent, 0.99)), "ms-running-event-p99")
+	steps.report(b)
 }
 
 // runningCount returns the tasksRunning of app id from GET /v2/apps

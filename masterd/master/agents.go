@@ -288,6 +288,7 @@ func (m *Master) admit(rec state.Agent, stream *agentStream, reported []mesos.Ta
 			a.send(killEvent(t))
 		}
 	}
+	m.allocateSoon()
 }
 
 // streamAgent writes the agent's events until the stream is replaced, the

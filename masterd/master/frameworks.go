@@ -85,6 +85,7 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 		m.alloc.AddFramework(info.ID, info.Role)
 		m.log.Info("framework registered", "framework", info.ID, "name", info.Name)
 		added = true
+		m.allocateSoon()
 	} else {
 		if f.events != nil {
 			f.events.close() // failover: the new subscription wins
@@ -94,6 +95,7 @@ func (m *Master) Subscribe(ctx context.Context, info mesos.FrameworkInfo) (<-cha
 		// the new scheduler instance does not know the old one's offers.
 		m.returnOffers(info.ID, time.Now())
 		m.alloc.Revive(info.ID)
+		m.allocateSoon()
 		m.log.Info("framework re-registered", "framework", info.ID, "name", info.Name)
 	}
 	q := newQueue[mesos.Event]()
@@ -162,7 +164,10 @@ func (m *Master) returnOffers(id string, now time.Time) {
 	for _, o := range m.alloc.Offers(id) {
 		ids = append(ids, o.ID)
 	}
-	_ = m.alloc.Decline(id, ids, 0, now)
+	if len(ids) > 0 {
+		_ = m.alloc.Decline(id, ids, 0, now)
+		m.allocateSoon() // to the other frameworks
+	}
 }
 
 // Call executes a framework's call. Errors describe calls the master
@@ -185,14 +190,23 @@ func (m *Master) Call(ctx context.Context, call mesos.Call) error {
 		if call.Decline == nil {
 			return errors.New("DECLINE call without decline")
 		}
-		if err := m.alloc.Decline(call.FrameworkID, call.Decline.OfferIDs, refuse(call.Decline.Filters), now); err != nil {
+		d := refuse(call.Decline.Filters)
+		if err := m.alloc.Decline(call.FrameworkID, call.Decline.OfferIDs, d, now); err != nil {
 			return err
 		}
 		m.counts.declined += uint64(len(call.Decline.OfferIDs))
+		// Resources declined behind a filter may go to other frameworks
+		// at once. Declined without one, they would come straight back to
+		// the framework that declined them, which would decline them again
+		// as fast as the two could talk: those wait for the next tick.
+		if d != 0 {
+			m.allocateSoon()
+		}
 	case mesos.CallSuppress:
 		m.alloc.Suppress(call.FrameworkID)
 	case mesos.CallRevive:
 		m.alloc.Revive(call.FrameworkID)
+		m.allocateSoon()
 	case mesos.CallKill:
 		if call.Kill == nil || call.Kill.TaskID == "" {
 			return errors.New("KILL call needs kill.task_id")
@@ -304,13 +318,21 @@ func (m *Master) accept(f *framework, acc *mesos.CallAcceptArgs, now time.Time) 
 	}
 	// Split what was used over the accepted offers; the rest of each offer
 	// returns to the pool behind the framework's filter.
+	launched, rest := !used.IsEmpty(), false
 	for _, id := range acc.OfferIDs {
 		o := outstanding[id]
 		take := o.Resources.Intersect(used)
 		used = used.Sub(take)
+		rest = rest || !o.Resources.Sub(take).IsEmpty()
 		if _, err := m.alloc.Accept(fid, id, take, refuse(acc.Filters), now); err != nil {
 			m.log.Error("accepting offer", "offer", id, "err", err)
 		}
+	}
+	// What the launches left of the offers is offered again now: the
+	// framework may have more to launch than one offer held. An ACCEPT
+	// that launched nothing is a DECLINE (see there).
+	if rest && (launched || refuse(acc.Filters) != 0) {
+		m.allocateSoon()
 	}
 	return nil
 }
@@ -418,6 +440,7 @@ func (m *Master) teardown(f *framework, now time.Time) {
 		m.finishTask(a, t, masterStatus(t, t.info.AgentID, mesos.TaskKilled, "", "framework torn down", now))
 	}
 	m.alloc.RemoveFramework(id)
+	m.allocateSoon()
 	if f.events != nil {
 		f.events.close()
 		f.events = nil

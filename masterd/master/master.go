@@ -89,6 +89,7 @@ type Master struct {
 	start time.Time
 
 	writes  *queue[func(context.Context) error] // registry writes made off the lock
+	kick    chan struct{}                       // asks Run to allocate now; capacity 1
 	wg      sync.WaitGroup                      // owns stream pumps started by Subscribe
 	stopped chan struct{}                       // closed when the master stops leading
 
@@ -116,6 +117,7 @@ func New(cfg Config, store *state.Store, log *slog.Logger) (*Master, error) {
 		store:      store,
 		start:      time.Now(),
 		writes:     newQueue[func(context.Context) error](),
+		kick:       make(chan struct{}, 1),
 		stopped:    make(chan struct{}),
 		alloc:      offer.New(cfg.Offers),
 		agents:     map[string]*agent{},
@@ -166,6 +168,16 @@ func (m *Master) Run(ctx context.Context) error {
 	defer alloc.Stop()
 	live := time.NewTicker(min(time.Second, m.cfg.AgentPingTimeout))
 	defer live.Stop()
+	// A requested cycle (allocateSoon) waits, after the last cycle, as
+	// long as that one took: on a cluster so large that a cycle takes
+	// milliseconds, a stream of task ends cannot keep the master
+	// allocating more than half of the time.
+	var soon <-chan time.Time // armed while a requested cycle waits
+	var next time.Time        // when a requested cycle may run
+	allocate := func(now time.Time) {
+		took := m.allocate(now)
+		next = time.Now().Add(took)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +186,19 @@ func (m *Master) Run(ctx context.Context) error {
 			m.wg.Wait()
 			return nil
 		case now := <-alloc.C:
-			m.allocate(now)
+			allocate(now)
+		case <-m.kick:
+			if soon != nil {
+				continue
+			}
+			if wait := time.Until(next); wait > 0 {
+				soon = time.After(wait)
+				continue
+			}
+			allocate(time.Now())
+		case now := <-soon:
+			soon = nil
+			allocate(now)
 		case now := <-live.C:
 			m.checkAgents(now)
 			m.checkFrameworks(now)
@@ -233,19 +257,12 @@ func (m *Master) writeLoop(ctx context.Context) {
 	}
 }
 
-// allocate runs one allocation cycle and sends the offers and rescinds.
-func (m *Master) allocate(now time.Time) {
+// allocate runs one allocation cycle and sends the offers and rescinds;
+// it returns how long the cycle took.
+func (m *Master) allocate(now time.Time) time.Duration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	start := time.Now()
-	defer func() {
-		took := time.Since(start)
-		m.counts.allocations++
-		m.counts.lastAllocation = took
-		if m.cfg.AllocationTime != nil {
-			m.cfg.AllocationTime.Observe(took.Seconds())
-		}
-	}()
 	m.rescind(m.alloc.Expire(now))
 	byFramework := map[string][]mesos.Offer{}
 	for _, o := range m.alloc.Allocate(now) {
@@ -266,6 +283,27 @@ func (m *Master) allocate(now time.Time) {
 			}
 			_ = m.alloc.Decline(fid, ids, 0, now)
 		}
+	}
+	took := time.Since(start)
+	m.counts.allocations++
+	m.counts.lastAllocation = took
+	if m.cfg.AllocationTime != nil {
+		m.cfg.AllocationTime.Observe(took.Seconds())
+	}
+	return took
+}
+
+// allocateSoon asks Run for an allocation cycle now rather than at the
+// next tick: a framework that subscribed or revived, an agent that
+// registered and resources given back should not wait for
+// --allocation-interval (1 s) to be offered. Requests made while one is
+// pending are coalesced into it, so a burst of 100 task ends costs one
+// cycle or two; the ticker stays for what no event announces (filters
+// and offers that expire).
+func (m *Master) allocateSoon() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -142,6 +142,7 @@ func (m *Master) finishTask(a *agent, t *task, st mesos.TaskStatus) {
 	if a != nil && a.tasks[k] == t {
 		delete(a.tasks, k)
 		m.alloc.Release(t.frameworkID, t.info.AgentID, t.info.Resources)
+		m.allocateSoon()
 	}
 	if f := m.frameworks[t.frameworkID]; f != nil && f.tasks[t.info.TaskID] == t {
 		delete(f.tasks, t.info.TaskID)

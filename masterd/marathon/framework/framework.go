@@ -282,12 +282,9 @@ func (f *Framework) session(ctx context.Context) error {
 			return ctx.Err()
 		case ev, ok := <-evs:
 			if !ok {
-				return errors.New("the master closed the event stream")
+				return errClosed
 			}
-			f.changeMu.Lock()
-			err := f.handle(ctx, ev)
-			f.changeMu.Unlock()
-			if err != nil {
+			if err := f.receive(ctx, ev, evs); err != nil {
 				return err
 			}
 		case <-tick.C:
@@ -297,6 +294,55 @@ func (f *Framework) session(ctx context.Context) error {
 		case <-reconcile.C:
 			f.locked(func() { f.reconcile(ctx, false) })
 		}
+	}
+}
+
+// errClosed ends a session whose event stream the master closed.
+var errClosed = errors.New("the master closed the event stream")
+
+// maxUpdateBatch bounds the status updates applied and written together.
+const maxUpdateBatch = 512
+
+// receive handles ev and, when it is a status update, the updates already
+// waiting behind it in evs, together (see updates); an event of another
+// type found there is handled after them, in order.
+func (f *Framework) receive(ctx context.Context, ev mesos.Event, evs <-chan mesos.Event) error {
+	f.changeMu.Lock()
+	defer f.changeMu.Unlock()
+	for {
+		if ev.Type != mesos.EventTypeUpdate {
+			return f.handle(ctx, ev)
+		}
+		sts := []mesos.TaskStatus{*ev.Update}
+		var next *mesos.Event
+		closed := false
+	gather:
+		for len(sts) < maxUpdateBatch {
+			select {
+			case e, ok := <-evs:
+				switch {
+				case !ok:
+					closed = true
+					break gather
+				case e.Type == mesos.EventTypeUpdate:
+					sts = append(sts, *e.Update)
+				default:
+					next = &e
+					break gather
+				}
+			default:
+				break gather
+			}
+		}
+		f.updates(ctx, sts)
+		f.step(ctx)
+		switch {
+		case closed:
+			return errClosed
+		case next == nil:
+			return nil
+		}
+		ev = *next
 	}
 }
 
@@ -319,7 +365,7 @@ func (f *Framework) handle(ctx context.Context, ev mesos.Event) error {
 	case mesos.EventTypeOffers:
 		f.offers(ctx, ev.Offers)
 	case mesos.EventTypeUpdate:
-		f.update(ctx, *ev.Update)
+		f.updates(ctx, []mesos.TaskStatus{*ev.Update})
 		f.step(ctx)
 	case mesos.EventTypeError:
 		return fmt.Errorf("the master reported an error: %s", ev.Error.Message)

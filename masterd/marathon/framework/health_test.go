@@ -72,7 +72,7 @@ func TestReconciledHealthIsNotANewCheck(t *testing.T) {
 		{"a healthy answer", reconciled(&healthy), 0, 2, true},
 		{"an unhealthy answer after a healthy result", reconciled(&unhealthy), 1, 3, false},
 	} {
-		f.update(ctx, step.st)
+		f.updates(ctx, []mesos.TaskStatus{step.st})
 		f.mu.Lock()
 		r := in.healthResult()
 		f.mu.Unlock()

@@ -14,11 +14,24 @@ import (
 // killing a task that failed its health checks.
 const reasonHealthKill = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 
+// updates applies status updates, then writes what they changed in as
+// few etcd transactions as the store's limits allow and only then
+// acknowledges them: 100 tasks starting at once cost a transaction or
+// two, not 100 one after the other. Callers hold changeMu.
+func (f *Framework) updates(ctx context.Context, sts []mesos.TaskStatus) {
+	f.mu.Lock()
+	for _, st := range sts {
+		f.update(ctx, st)
+	}
+	f.mu.Unlock()
+	f.flush(ctx)
+}
+
 // update applies a task's status update: the instance's state, addresses
 // and health, the events Marathon publishes, backoff after failures, and
-// the acknowledgement.
+// the acknowledgement, queued to be sent after the instance is written.
+// Callers hold mu.
 func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
-	f.mu.Lock()
 	if st.UUID != "" {
 		f.queueCall(mesos.Call{Type: mesos.CallAcknowledge, Acknowledge: &mesos.CallAckArgs{
 			AgentID: st.AgentID, TaskID: st.TaskID, UUID: st.UUID}})
@@ -31,8 +44,6 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 			f.log.Info("killing unknown task", "task", st.TaskID, "agent", st.AgentID)
 			f.queueCall(mesos.Call{Type: mesos.CallKill, Kill: &mesos.CallKillArgs{TaskID: st.TaskID, AgentID: st.AgentID}})
 		}
-		f.mu.Unlock()
-		f.flush(ctx)
 		return
 	}
 	if in.AgentID != "" && st.AgentID != "" && st.AgentID != in.AgentID {
@@ -40,8 +51,6 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		// tasks it knows, but knows none of an agent that has not
 		// re-registered since a failover): the instance is not its to change.
 		f.log.Warn("ignoring a status update from another agent than the task's", "task", st.TaskID, "agent", st.AgentID, "task_agent", in.AgentID, "state", st.State)
-		f.mu.Unlock()
-		f.flush(ctx)
 		return
 	}
 	now := f.now()
@@ -85,8 +94,6 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 		f.queueWrite(f.rec.instances.PutOp(in.TaskID, *in))
 	}
 	f.changed()
-	f.mu.Unlock()
-	f.flush(ctx)
 }
 
 // health records one health result and publishes the changes.

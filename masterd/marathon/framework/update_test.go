@@ -2,6 +2,7 @@ package framework_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -126,5 +127,103 @@ func TestUpdateFromAnotherAgentIgnored(t *testing.T) {
 	}
 	if c, ok := m.find(mesos.CallKill); ok {
 		t.Errorf("the framework killed %+v", c.Kill)
+	}
+}
+
+// TestBurstOfUpdates: 300 tasks report TASK_RUNNING at once, more than
+// etcd takes in one transaction by default (128 operations, the store's
+// limits here), so the updates the framework writes together must be
+// split. Every update is applied and acknowledged, soon even with etcd
+// 20 ms away (written one transaction each, they took at least 6 s), and a
+// framework restarted over the same store finds every instance running.
+func TestBurstOfUpdates(t *testing.T) {
+	const n, delay = 300, 20 * time.Millisecond
+	_, url := statetest.Start(t)
+	proxy := statetest.StartProxy(t, url)
+	store := state.NewStore(dial(t, proxy.URL))
+	m := &scriptedMaster{events: make(chan mesos.Event, n+16)}
+	cfg := framework.DefaultConfig()
+	cfg.MaxInstancesPerOffer = n
+	fw, err := framework.New(cfg, store, m, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fw.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	m.events <- mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{FrameworkID: "fw-1"}}
+	if _, err := fw.Deploy(ctx, func(r *model.Root) error {
+		a := app("/burst", 0)
+		a.Instances = n
+		r.Apps[a.ID] = a
+		return nil
+	}, api.DeployOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m.events <- mesos.Event{Type: mesos.EventTypeOffers, Offers: []mesos.Offer{{
+		ID: "o-1", FrameworkID: "fw-1", AgentID: "agent-a", Hostname: "host-a",
+		Resources: mesos.MustParseResources("cpus:8;mem:8192;ports:[31000-32000]"),
+	}}}
+	var ids []string
+	tstest.WaitFor(t, 5*time.Second, "the launch of the instances", func() bool {
+		c, ok := m.find(mesos.CallAccept)
+		if ok {
+			for _, ti := range c.Accept.Operations[0].Launch.TaskInfos {
+				ids = append(ids, ti.TaskID)
+			}
+		}
+		return ok
+	})
+	if len(ids) != n {
+		t.Fatalf("%d instances launched from the offer, want %d", len(ids), n)
+	}
+	proxy.SetDelay(delay)
+	start := time.Now()
+	for i, id := range ids {
+		m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{
+			TaskID: id, AgentID: "agent-a", State: mesos.TaskRunning, UUID: fmt.Sprintf("u-%d", i)}}
+	}
+	tstest.WaitFor(t, 2*n*delay, "every update acknowledged", func() bool {
+		return m.count(mesos.CallAcknowledge) >= n
+	})
+	if took, limit := time.Since(start), n*delay/2; took > limit {
+		t.Errorf("%d updates acknowledged in %v with etcd %v away, want under %v", n, took.Round(time.Millisecond), delay, limit)
+	}
+	proxy.SetDelay(0)
+	acked := map[string]bool{}
+	m.mu.Lock()
+	for _, c := range m.calls {
+		if c.Type == mesos.CallAcknowledge {
+			acked[c.Acknowledge.TaskID+" "+c.Acknowledge.UUID] = true
+		}
+	}
+	m.mu.Unlock()
+	for i, id := range ids {
+		if !acked[fmt.Sprintf("%s u-%d", id, i)] {
+			t.Fatalf("update u-%d of %s was not acknowledged", i, id)
+		}
+	}
+	running := func(fw *framework.Framework) int {
+		k := 0
+		v := fw.View()
+		for _, id := range ids {
+			if task, ok := v.Task(id); ok && task.State == string(mesos.TaskRunning) {
+				k++
+			}
+		}
+		return k
+	}
+	tstest.WaitFor(t, 5*time.Second, "every instance running in the view", func() bool { return running(fw) == n })
+
+	// A restarted framework reads every instance back as running: each
+	// update was stored before it was acknowledged.
+	cancel()
+	<-done
+	if got := running(newFramework(t, store, cfg)); got != n {
+		t.Fatalf("after a restart %d of %d instances are running, want all", got, n)
 	}
 }
