@@ -117,6 +117,9 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	if info.cfg.Concurrent > 0 {
 		row(fmt.Sprintf("%d at once: all running (wall)", info.cfg.Concurrent), quantile(burst, 1))
 		row(fmt.Sprintf("%d at once: half running", info.cfg.Concurrent), quantile(burst, 0.50))
+		row(fmt.Sprintf("%d at once: machine's busy CPU until all ran", info.cfg.Concurrent), func(r *result) (time.Duration, bool) {
+			return r.burstCPU, len(r.burst) > 0
+		})
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
