@@ -150,7 +150,7 @@ func (l *shimLauncher) prepare(id string) error {
 // launch is what agentd does to start a task: write the spec and start the
 // shim. The container runs once the shim's Start has run it.
 func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
-	cmd, err := shim.Start(l.self, l.runDir(id), shim.Spec{
+	sh, err := shim.Start(l.self, l.runDir(id), shim.Spec{
 		Isolation: shim.Linux,
 		Container: corralSpec(l.w, id, stdout, l.cpus, l.seccomp),
 		Root:      l.root,
@@ -162,7 +162,7 @@ func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.live[id] = cmd
+	l.live[id] = sh.Cmd
 	l.mu.Unlock()
 	return nil
 }
