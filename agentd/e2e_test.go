@@ -26,7 +26,7 @@ var (
 
 // agentdBinary builds agentd once per test run; the shim and libcontainer's
 // init re-execute it, so the tests run the real binary.
-func agentdBinary(t *testing.T) string {
+func agentdBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "agentd-bin")
@@ -47,14 +47,14 @@ func agentdBinary(t *testing.T) string {
 }
 
 type agentProc struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	args    []string
 	workDir string
 	netns   string // path of the network namespace agentd runs in; "" the test's own
 }
 
-func startAgent(t *testing.T, m *mastertest.Master, isolation, workDir string, flags ...string) *agentProc {
+func startAgent(t testing.TB, m *mastertest.Master, isolation, workDir string, flags ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{t: t, workDir: workDir, args: append([]string{
 		"--master", m.Addr, "--work-dir", workDir, "--listen", "127.0.0.1:0",
@@ -92,7 +92,7 @@ func (a *agentProc) stop(sig syscall.Signal) {
 }
 
 // killShims ends every task a test left running, through their shims.
-func killShims(t *testing.T, workDir string) {
+func killShims(t testing.TB, workDir string) {
 	dirs, _ := filepath.Glob(filepath.Join(workDir, "tasks", "*", "run"))
 	for _, d := range dirs {
 		if p, ok, _ := shim.ReadPid(d); ok && p.Alive() {
@@ -102,7 +102,7 @@ func killShims(t *testing.T, workDir string) {
 	}
 }
 
-func agentID(t *testing.T, m *mastertest.Master) string {
+func agentID(t testing.TB, m *mastertest.Master) string {
 	t.Helper()
 	var id string
 	mastertest.WaitFor(t, 10*time.Second, "the agent to register", func() bool {

@@ -51,6 +51,9 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	}
 	fmt.Fprintf(&b, " Root: a directory with busybox-static (from %s); process `%s`, stdout on a FIFO: running = its first byte read.", info.cfg.Busybox, strings.Join(quoteArgs(workload), " "))
 	b.WriteString(" " + cpuNote(info.cfg.CPUs))
+	if info.cfg.ShimBinary != "" {
+		fmt.Fprintf(&b, " Shim (and container init) binary: %s.", info.cfg.ShimBinary)
+	}
 	if info.cfg.Seccomp {
 		b.WriteString(" Seccomp: Docker's default profile in every runtime.")
 	} else {

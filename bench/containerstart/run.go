@@ -140,7 +140,7 @@ func newLauncher(ctx context.Context, name string, cfg Config, w *workDir) (laun
 		if err != nil {
 			return nil, err
 		}
-		l, err := newShimLauncher(rt, root, w, cfg.CPUs, cfg.Seccomp)
+		l, err := newShimLauncher(rt, root, cfg.ShimBinary, w, cfg.CPUs, cfg.Seccomp)
 		if err != nil {
 			return nil, err
 		}
