@@ -24,8 +24,10 @@ var (
 	buildErr  error
 )
 
-// agentdBinary builds agentd once per test run; the shim and libcontainer's
-// init re-execute it, so the tests run the real binary.
+// agentdBinary builds agentd and, next to it, corral-shim once per test
+// run; agentd runs corral-shim as its tasks' shims, and libcontainer
+// re-executes that as the containers' init, so the tests run the real
+// binaries.
 func agentdBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -35,7 +37,7 @@ func agentdBinary(t testing.TB) string {
 			return
 		}
 		binary = filepath.Join(dir, "agentd")
-		out, err := exec.Command("go", "build", "-o", binary, "corral/agentd").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir+"/", "corral/agentd", "corral/agentd/corral-shim").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build agentd: %v\n%s", err, out)
 		}
@@ -170,6 +172,17 @@ func runAgentLifecycle(t *testing.T, isolation string) {
 	mastertest.WaitFor(t, 5*time.Second, "env.txt", func() bool { return readFile(t, envFile) != "" })
 	if got, want := readFile(t, envFile), "31000 31001 31000,31001 h1 env bar"; got != want {
 		t.Fatalf("task environment = %q, want %q", got, want)
+	}
+	// The task's shim is corral-shim, installed next to agentd.
+	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_env", "run"))
+	if len(dirs) == 1 {
+		p, _, _ := shim.ReadPid(dirs[0])
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.ShimPID))
+		if err != nil || filepath.Base(exe) != shim.BinaryName {
+			t.Errorf("the task's shim runs %q (%v), want %s", exe, err, shim.BinaryName)
+		}
+	} else {
+		t.Errorf("run dir of env: found %v", dirs)
 	}
 
 	// Kill honours the grace period: SIGTERM first, SIGKILL only after it.

@@ -1,6 +1,7 @@
 // Package shim is the small per-task process that outlives agentd (Mesos's
-// "mesos-containerizer launch", Nomad's executor): agentd re-executes itself
-// as `agentd shim <run dir>` in a new session; the shim starts the task
+// "mesos-containerizer launch", Nomad's executor): agentd runs
+// `corral-shim shim <run dir>` (or `agentd shim <run dir>`, see Binary) in
+// a new session; the shim starts the task
 // (a libcontainer container, or a plain process with --isolation=posix),
 // stays its parent, waits for it, carries out kills with their grace period,
 // and writes the exit status atomically into the run directory, where a
@@ -111,6 +112,20 @@ func ReadExit(runDir string) (Exit, bool, error) {
 	return e, ok, err
 }
 
+// BinaryName is the shim's own binary, installed next to agentd.
+const BinaryName = "corral-shim"
+
+// Binary returns the executable to run as the shim: BinaryName in the
+// directory of agentd's executable when it is there, else agentd itself,
+// which serves `agentd shim` too.
+func Binary(agentd string) string {
+	p := filepath.Join(filepath.Dir(agentd), BinaryName)
+	if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+		return p
+	}
+	return agentd
+}
+
 // Shim is a shim started by this process.
 type Shim struct {
 	// Cmd is the shim's process; the caller should Wait on it to reap it
@@ -128,7 +143,7 @@ func (s *Shim) Started() <-chan Process { return s.started }
 // runs: the write end of a pipe from Start.
 const readyFD = 3
 
-// Start launches `binary shim runDir` in its own session, so that it
+// Start launches `binary shim runDir` (binary: see Binary) in its own session, so that it
 // survives agentd, and hears through a pipe when the task runs (Started).
 //
 // spec.json is written without fsync: the shim reads it once, right away,

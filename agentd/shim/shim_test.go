@@ -89,3 +89,26 @@ func readLog(dir string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
 	return string(b)
 }
+
+// TestBinary: agentd runs corral-shim when it is an executable file next to
+// agentd, and itself otherwise.
+func TestBinary(t *testing.T) {
+	dir := t.TempDir()
+	agentd := filepath.Join(dir, "agentd")
+	shimPath := filepath.Join(dir, BinaryName)
+	if got := Binary(agentd); got != agentd {
+		t.Errorf("without %s: Binary = %q, want agentd itself", BinaryName, got)
+	}
+	if err := os.WriteFile(shimPath, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := Binary(agentd); got != agentd {
+		t.Errorf("with a non-executable %s: Binary = %q, want agentd itself", BinaryName, got)
+	}
+	if err := os.Chmod(shimPath, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := Binary(agentd); got != shimPath {
+		t.Errorf("with %s next to agentd: Binary = %q, want %q", BinaryName, got, shimPath)
+	}
+}

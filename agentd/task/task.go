@@ -33,7 +33,7 @@ import (
 type Config struct {
 	WorkDir   string // tasks live in <WorkDir>/tasks/<name>/{sandbox,run}, see name
 	Isolation string // shim.Linux or shim.Posix
-	Binary    string // agentd's executable, re-executed as the shim
+	Binary    string // run as `<Binary> shim <run dir>`: corral-shim or agentd (shim.Binary)
 	Hostname  string // HOST of the task environment
 	IP        string // where health checks reach host-network tasks
 	AgentID   func() string
