@@ -151,7 +151,8 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	}
 	if limited.Cgroups.Resources.CpuQuota != 0 {
 		waitExec(pid, initExe, execWait)
-		if err := lc.Set(limited); err != nil {
+		// A command that has ended already needs no quota; Wait reports it.
+		if err := lc.Set(limited); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			return nil, fmt.Errorf("setting the CPU quota of container %s: %w", spec.ID, err)
 		}
 	}
