@@ -223,10 +223,12 @@ func parseProcess(s string) (Process, error) {
 	return p, err
 }
 
-// Alive reports whether the recorded shim still runs (same PID, same start).
+// Alive reports whether the recorded shim still runs (same PID, same
+// start). A shim that has exited but is not reaped yet (a zombie: its
+// parent, agentd, is gone and init reaps at leisure) is not alive.
 func (p Process) Alive() bool {
-	st, err := startTime(p.ShimPID)
-	return err == nil && st == p.StartTime
+	st, zombie, err := procStat(p.ShimPID)
+	return err == nil && st == p.StartTime && !zombie
 }
 
 // RequestKill asks the shim to kill its task: SIGTERM, then SIGKILL after
@@ -246,18 +248,26 @@ func RequestKill(runDir string, p Process, grace time.Duration) error {
 
 // startTime reads field 22 of /proc/<pid>/stat.
 func startTime(pid int) (uint64, error) {
+	st, _, err := procStat(pid)
+	return st, err
+}
+
+// procStat reads the start time (field 22) and state (field 3) of
+// /proc/<pid>/stat.
+func procStat(pid int) (start uint64, zombie bool, _ error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(s[i+1:])
 	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	return strconv.ParseUint(fields[19], 10, 64)
+	start, err = strconv.ParseUint(fields[19], 10, 64)
+	return start, fields[0] == "Z", err
 }

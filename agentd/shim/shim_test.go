@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,26 @@ func TestBinary(t *testing.T) {
 	}
 	if got := Binary(agentd); got != shimPath {
 		t.Errorf("with %s next to agentd: Binary = %q, want %q", BinaryName, got, shimPath)
+	}
+}
+
+// TestAliveZombie: a shim that has exited is not alive, even while no one
+// has reaped it yet (agentd gone, init slow to reap).
+func TestAliveZombie(t *testing.T) {
+	s, dir := startPosix(t, "/bin/sleep", "60")
+	p, ok := <-s.Started()
+	if !ok {
+		t.Fatalf("the task did not start; shim.log: %s", readLog(dir))
+	}
+	if err := RequestKill(dir, p, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped: s.Cmd.Wait is left to the cleanup.
+	tstest.WaitFor(t, 10*time.Second, "the shim to exit", func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(p.ShimPID) + "/stat")
+		return err == nil && strings.Contains(string(b), ") Z ")
+	})
+	if p.Alive() {
+		t.Errorf("Alive() = true for the exited, unreaped shim %d", p.ShimPID)
 	}
 }
