@@ -10,6 +10,8 @@
 GO        ?= go
 BIN       := bin
 DAEMONS   := masterd agentd routerd
+# agentd runs corral-shim, installed next to it, as each task's shim.
+HELPERS   := agentd/corral-shim
 TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... ./masterd/metrics/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
@@ -35,7 +37,7 @@ all: build
 # static, they skip the dynamic loader and libc (bench/RESULTS.md).
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(TOOLS))
+	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(HELPERS)) $(addprefix ./,$(TOOLS))
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-macvlan ./cni/macvlan
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam ./cni/ipam
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam-etcd ./cni/ipametcd

@@ -24,9 +24,11 @@ var (
 	buildErr  error
 )
 
-// agentdBinary builds agentd once per test run; the shim and libcontainer's
-// init re-execute it, so the tests run the real binary.
-func agentdBinary(t *testing.T) string {
+// agentdBinary builds agentd and, next to it, corral-shim once per test
+// run; agentd runs corral-shim as its tasks' shims, and libcontainer
+// re-executes that as the containers' init, so the tests run the real
+// binaries.
+func agentdBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "agentd-bin")
@@ -35,7 +37,7 @@ func agentdBinary(t *testing.T) string {
 			return
 		}
 		binary = filepath.Join(dir, "agentd")
-		out, err := exec.Command("go", "build", "-o", binary, "corral/agentd").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir+"/", "corral/agentd", "corral/agentd/corral-shim").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build agentd: %v\n%s", err, out)
 		}
@@ -47,14 +49,14 @@ func agentdBinary(t *testing.T) string {
 }
 
 type agentProc struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	args    []string
 	workDir string
 	netns   string // path of the network namespace agentd runs in; "" the test's own
 }
 
-func startAgent(t *testing.T, m *mastertest.Master, isolation, workDir string, flags ...string) *agentProc {
+func startAgent(t testing.TB, m *mastertest.Master, isolation, workDir string, flags ...string) *agentProc {
 	t.Helper()
 	a := &agentProc{t: t, workDir: workDir, args: append([]string{
 		"--master", m.Addr, "--work-dir", workDir, "--listen", "127.0.0.1:0",
@@ -92,7 +94,7 @@ func (a *agentProc) stop(sig syscall.Signal) {
 }
 
 // killShims ends every task a test left running, through their shims.
-func killShims(t *testing.T, workDir string) {
+func killShims(t testing.TB, workDir string) {
 	dirs, _ := filepath.Glob(filepath.Join(workDir, "tasks", "*", "run"))
 	for _, d := range dirs {
 		if p, ok, _ := shim.ReadPid(d); ok && p.Alive() {
@@ -102,7 +104,7 @@ func killShims(t *testing.T, workDir string) {
 	}
 }
 
-func agentID(t *testing.T, m *mastertest.Master) string {
+func agentID(t testing.TB, m *mastertest.Master) string {
 	t.Helper()
 	var id string
 	mastertest.WaitFor(t, 10*time.Second, "the agent to register", func() bool {
@@ -170,6 +172,17 @@ func runAgentLifecycle(t *testing.T, isolation string) {
 	mastertest.WaitFor(t, 5*time.Second, "env.txt", func() bool { return readFile(t, envFile) != "" })
 	if got, want := readFile(t, envFile), "31000 31001 31000,31001 h1 env bar"; got != want {
 		t.Fatalf("task environment = %q, want %q", got, want)
+	}
+	// The task's shim is corral-shim, installed next to agentd.
+	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_env", "run"))
+	if len(dirs) == 1 {
+		p, _, _ := shim.ReadPid(dirs[0])
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.ShimPID))
+		if err != nil || filepath.Base(exe) != shim.BinaryName {
+			t.Errorf("the task's shim runs %q (%v), want %s", exe, err, shim.BinaryName)
+		}
+	} else {
+		t.Errorf("run dir of env: found %v", dirs)
 	}
 
 	// Kill honours the grace period: SIGTERM first, SIGKILL only after it.

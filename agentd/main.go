@@ -1,7 +1,8 @@
 // Command agentd is Corral's agent: it registers the machine's resources
 // with the leading masterd, runs tasks in containers (runc's libcontainer),
 // reports their status reliably and keeps them running across its own
-// restarts. `agentd shim <dir>` is the per-task shim it re-executes.
+// restarts. Each task runs under a shim, corral-shim when it is installed
+// next to agentd, else agentd itself as `agentd shim <dir>`.
 package main
 
 import (
@@ -151,6 +152,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("finding agentd's executable for the task shim: %w", err)
 	}
+	shimBinary := shim.Binary(self)
 	ip := *advertise
 	if ip == "" {
 		ip = outboundIP(strings.Split(*masters, ",")[0])
@@ -187,7 +189,7 @@ func run() error {
 		Masters: strings.Split(*masters, ","), WorkDir: *workDir, Listen: *listen,
 		Hostname: *hostname, IP: ip, Resources: res, Attributes: attrs,
 		Tasks: task.Config{
-			Isolation: *isolate, Binary: self, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
+			Isolation: *isolate, Binary: shimBinary, DefaultKillGrace: *killGrace, PidsLimit: *pidsLimit,
 			Fetch: fetch.DefaultConfig(), Poll: time.Second, MaxStarting: *maxStart,
 			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
 			Seccomp: seccompProfile, SeccompUnconfined: unconfined,
@@ -198,7 +200,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	log.Info("agentd starting", "resources", res.String(), "attributes", attrs.String(), "isolation", *isolate, "ip", ip)
+	log.Info("agentd starting", "resources", res.String(), "attributes", attrs.String(), "isolation", *isolate, "ip", ip, "shim", shimBinary)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return a.Run(ctx)

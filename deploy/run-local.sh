@@ -20,7 +20,7 @@ cleanup() {
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	# The tasks' shims outlive agentd by design; a local cluster ends with them.
-	pkill -TERM -f "agentd shim $RUN_DIR/agent" 2>/dev/null || true
+	pkill -TERM -f " shim $RUN_DIR/agent" 2>/dev/null || true
 	echo "stopped; state is kept in $RUN_DIR (make clean removes it)"
 }
 trap cleanup INT TERM EXIT

@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/opencontainers/runc/libcontainer/specconv"
@@ -45,21 +46,51 @@ func runningKernel() kernelVersion {
 	return k
 }
 
+// x32Syscall is the bit that marks a system call of the x32 ABI on amd64
+// (__X32_SYSCALL_BIT), and x32Getpid getpid's number in that ABI.
+const (
+	x32Syscall = 0x40000000
+	x32Getpid  = x32Syscall | 39
+)
+
+// kernelHasX32 reports whether this kernel runs x32 binaries
+// (CONFIG_X86_X32_ABI): without it, every x32 system call fails with
+// ENOSYS. Most distribution kernels leave it out. Any other answer (EPERM
+// from a filter around agentd, say) counts as x32 being there.
+var kernelHasX32 = sync.OnceValue(func() bool {
+	if runtime.GOARCH != "amd64" {
+		return false
+	}
+	_, _, errno := unix.RawSyscall(x32Getpid, 0, 0, 0)
+	return errno != unix.ENOSYS
+})
+
 // DefaultSeccomp returns Docker's default seccomp profile for a container
 // whose bounding capability set is caps, on this machine's architecture and
 // kernel: system calls not on its allow list fail with EPERM, and those a
 // capability governs (mount and unshare with CAP_SYS_ADMIN, say) are allowed
 // only with that capability.
+//
+// On amd64 it covers x32 only when the kernel has that ABI: each
+// architecture is a filter of its own that every container's init compiles
+// (several ms of CPU each), and without the ABI no x32 binary can run. A
+// 64-bit process that makes an x32 system call by hand then gets the
+// filter's answer for an architecture it does not cover instead of the
+// kernel's ENOSYS.
 func DefaultSeccomp(caps []string) *specs.LinuxSeccomp {
-	return defaultSeccomp(caps, runtime.GOARCH, runningKernel())
+	return defaultSeccomp(caps, runtime.GOARCH, runningKernel(), kernelHasX32())
 }
 
-func defaultSeccomp(caps []string, goarch string, kernel kernelVersion) *specs.LinuxSeccomp {
+func defaultSeccomp(caps []string, goarch string, kernel kernelVersion, x32 bool) *specs.LinuxSeccomp {
 	eperm := uint(seccompEPERM)
+	arches := slices.Clone(seccompArchMap[goarch])
+	if !x32 {
+		arches = slices.DeleteFunc(arches, func(a specs.Arch) bool { return a == specs.ArchX32 })
+	}
 	p := &specs.LinuxSeccomp{
 		DefaultAction:   specs.ActErrno,
 		DefaultErrnoRet: &eperm,
-		Architectures:   slices.Clone(seccompArchMap[goarch]),
+		Architectures:   arches,
 	}
 	arch := nativeArch[goarch]
 	for _, r := range dockerSeccompRules {

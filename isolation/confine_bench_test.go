@@ -24,19 +24,20 @@ func BenchmarkSeccompProfile(b *testing.B) {
 // task's command: libseccomp compiles the profile to BPF and the kernel
 // loads it. Each filter goes on a thread of its own, locked and let go
 // with its goroutine, so the benchmark's other threads stay unfiltered.
-// "native" is the same profile for the machine's own ABI alone, without
-// the compat ABIs (32-bit x86 and x32 on amd64) Docker's archMap adds.
+// "default" is what Start loads (DefaultSeccomp: without x32 on a kernel
+// that lacks it), "docker" the profile with every architecture of Docker's
+// archMap, "native" the same profile for the machine's own ABI alone.
 func BenchmarkSeccompLoad(b *testing.B) {
 	if !SeccompSupported {
 		b.Skip("built without the seccomp tag")
 	}
-	docker := DefaultSeccomp(DefaultCapabilities)
+	docker := defaultSeccomp(DefaultCapabilities, runtime.GOARCH, runningKernel(), true)
 	native := DefaultSeccomp(DefaultCapabilities)
 	native.Architectures = native.Architectures[:min(1, len(native.Architectures))]
 	for _, bb := range []struct {
 		name    string
 		profile *specs.LinuxSeccomp
-	}{{"docker", docker}, {"native", native}} {
+	}{{"default", DefaultSeccomp(DefaultCapabilities)}, {"docker", docker}, {"native", native}} {
 		b.Run(bb.name, func(b *testing.B) {
 			cfg, err := specconv.SetupSeccomp(bb.profile)
 			if err != nil {

@@ -1,14 +1,18 @@
 package isolation
 
 import (
+	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // dockerCapMask is Docker's default capability set as /proc/<pid>/status
@@ -56,7 +60,7 @@ func TestDefaultSeccomp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := defaultSeccomp(tt.caps, tt.goarch, tt.kernel)
+			p := defaultSeccomp(tt.caps, tt.goarch, tt.kernel, true)
 			if p.DefaultAction != specs.ActErrno || p.DefaultErrnoRet == nil || *p.DefaultErrnoRet != 1 {
 				t.Errorf("default action %s errno %v, want SCMP_ACT_ERRNO with EPERM (1)", p.DefaultAction, p.DefaultErrnoRet)
 			}
@@ -78,16 +82,77 @@ func TestDefaultSeccomp(t *testing.T) {
 		})
 	}
 
-	p := defaultSeccomp(DefaultCapabilities, "amd64", newKernel)
-	if want := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}; !slices.Equal(p.Architectures, want) {
-		t.Errorf("amd64 architectures %v, want %v", p.Architectures, want)
+	for _, tt := range []struct {
+		goarch string
+		x32    bool
+		want   []specs.Arch
+	}{
+		{"amd64", true, []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}},
+		{"amd64", false, []specs.Arch{specs.ArchX86_64, specs.ArchX86}},
+		{"arm64", false, []specs.Arch{specs.ArchAARCH64, specs.ArchARM}},
+	} {
+		if got := defaultSeccomp(DefaultCapabilities, tt.goarch, newKernel, tt.x32).Architectures; !slices.Equal(got, tt.want) {
+			t.Errorf("%s with x32 %v: architectures %v, want %v", tt.goarch, tt.x32, got, tt.want)
+		}
 	}
+	p := defaultSeccomp(DefaultCapabilities, "amd64", newKernel, true)
 	// Without CAP_SYS_ADMIN, clone3 fails with ENOSYS so that glibc falls
 	// back to clone, whose namespace flags the filter can see.
 	i := slices.IndexFunc(p.Syscalls, func(sc specs.LinuxSyscall) bool { return slices.Contains(sc.Names, "clone3") })
 	if i < 0 || p.Syscalls[i].Action != specs.ActErrno || p.Syscalls[i].ErrnoRet == nil || *p.Syscalls[i].ErrnoRet != 38 {
 		t.Errorf("clone3 rule %+v, want SCMP_ACT_ERRNO with ENOSYS (38)", p.Syscalls[max(i, 0)])
 	}
+}
+
+// TestKernelHasX32: the probe agrees with the running kernel's build
+// configuration (CONFIG_X86_X32_ABI), read from /proc/config.gz or
+// /boot/config-<release>.
+func TestKernelHasX32(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		if kernelHasX32() {
+			t.Errorf("kernelHasX32() on %s = true, want false", runtime.GOARCH)
+		}
+		return
+	}
+	config := kernelConfig(t)
+	want := strings.Contains(config, "\nCONFIG_X86_X32_ABI=y\n")
+	if got := kernelHasX32(); got != want {
+		t.Errorf("kernelHasX32() = %v, want %v (CONFIG_X86_X32_ABI=y in the kernel's config: %v)", got, want, want)
+	}
+	if got := slices.Contains(DefaultSeccomp(DefaultCapabilities).Architectures, specs.ArchX32); got != want {
+		t.Errorf("DefaultSeccomp covers x32: %v, want %v", got, want)
+	}
+}
+
+// kernelConfig returns the running kernel's build configuration, or skips
+// the test when the kernel does not expose it.
+func kernelConfig(t *testing.T) string {
+	t.Helper()
+	if f, err := os.Open("/proc/config.gz"); err == nil {
+		defer f.Close()
+		z, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "\n" + string(b)
+	}
+	b, err := os.ReadFile("/boot/config-" + runningRelease(t))
+	if err != nil {
+		t.Skipf("the kernel's configuration is not readable (no /proc/config.gz, %v)", err)
+	}
+	return "\n" + string(b)
+}
+
+func runningRelease(t *testing.T) string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		t.Fatal(err)
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 func TestLoadSeccompProfile(t *testing.T) {

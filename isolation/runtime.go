@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -89,10 +90,13 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	// The child holds its own copies once started.
 	defer closeAll(stdout, stderr)
 
-	// The container's init prepares the container (mounts, pivot_root)
-	// inside the task's cgroup. Under the CFS quota of a small task (cpus
-	// 0.01: 1 ms per 100 ms period) that takes the better part of a second,
-	// so the quota is set once init is ready, before the task's command runs.
+	// The container's init prepares the container (mounts, pivot_root,
+	// the seccomp filter) inside the task's cgroup. Under the CFS quota of a
+	// small task (cpus 0.01: 1 ms per 100 ms period) that takes the better
+	// part of a second, and even the init's last steps (closing its file
+	// descriptors, the execve of a multi-threaded Go process) overrun 1 ms
+	// and wait out a period, so the quota is set once init has executed the
+	// task's command.
 	limited := *cfg
 	limited.Cgroups = new(*cfg.Cgroups)
 	limited.Cgroups.Resources = new(*cfg.Cgroups.Resources)
@@ -140,15 +144,39 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if err := lc.Start(p); err != nil {
 		return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
 	}
-	if limited.Cgroups.Resources.CpuQuota != 0 {
-		if err := lc.Set(limited); err != nil {
-			return nil, fmt.Errorf("setting the CPU quota of container %s: %w", spec.ID, err)
-		}
-	}
+	pid := c.Pid()
+	initExe, _ := os.Readlink(procExe(pid))
 	if err := lc.Exec(); err != nil {
 		return nil, fmt.Errorf("starting the command of container %s: %w", spec.ID, err)
 	}
+	if limited.Cgroups.Resources.CpuQuota != 0 {
+		waitExec(pid, initExe, execWait)
+		// A command that has ended already needs no quota; Wait reports it.
+		if err := lc.Set(limited); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+			return nil, fmt.Errorf("setting the CPU quota of container %s: %w", spec.ID, err)
+		}
+	}
 	return c, nil
+}
+
+// execWait bounds how long Start waits for the container's init to execute
+// the task's command before it sets the CPU quota anyway.
+const execWait = 100 * time.Millisecond
+
+func procExe(pid int) string { return "/proc/" + strconv.Itoa(pid) + "/exe" }
+
+// waitExec waits, at most timeout, until process pid no longer runs the
+// executable initExe: the container's init has executed the task's command,
+// or exited.
+func waitExec(pid int, initExe string, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		exe, err := os.Readlink(procExe(pid))
+		if err != nil || exe != initExe {
+			return
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
 }
 
 // Load finds a container started earlier, possibly by another process (a

@@ -58,7 +58,7 @@ type seccompRule struct {
 
 // seccompArchMap is the profile's "archMap": the seccomp architectures a
 // filter on a GOARCH covers, its compat ABIs included (32-bit x86 and x32
-// binaries on amd64).
+// binaries on amd64; DefaultSeccomp leaves x32 out where the kernel lacks it).
 var seccompArchMap = map[string][]specs.Arch{
 	"amd64":    {specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
 	"arm64":    {specs.ArchAARCH64, specs.ArchARM},

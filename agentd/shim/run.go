@@ -32,14 +32,25 @@ func Main(args []string) int {
 		return 2
 	}
 	runDir := args[0]
-	if err := run(runDir); err != nil {
+	// agentd's Start passes the ready pipe; `agentd shim` run by hand may
+	// have anything, or nothing, on that descriptor.
+	var ready *os.File
+	var st unix.Stat_t
+	if unix.Fstat(readyFD, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+		unix.CloseOnExec(readyFD) // not for the task (posix isolation execs it)
+		ready = os.NewFile(readyFD, "ready")
+	}
+	if err := run(runDir, ready); err != nil {
 		fmt.Fprintln(os.Stderr, "shim:", err)
 		return 1
 	}
 	return 0
 }
 
-func run(runDir string) error {
+// run starts and supervises the task. Once the task runs, it writes the
+// task's Process to PidFile and then, as a line, to ready, which it closes;
+// ready may be nil.
+func run(runDir string, ready *os.File) error {
 	var spec Spec
 	if ok, err := ReadJSON(filepath.Join(runDir, SpecFile), &spec); err != nil || !ok {
 		return fmt.Errorf("reading %s: %v (present %v)", SpecFile, err, ok)
@@ -59,9 +70,14 @@ func run(runDir string) error {
 	if err != nil {
 		return err
 	}
-	pid := fmt.Sprintf("%d %d %d", os.Getpid(), self, r.Pid())
+	pid := Process{ShimPID: os.Getpid(), StartTime: self, TaskPID: r.Pid()}.String()
 	if err := os.WriteFile(filepath.Join(runDir, PidFile), []byte(pid), 0o600); err != nil {
 		return err
+	}
+	if ready != nil {
+		// agentd may be gone (EPIPE); it reads PidFile when it comes back.
+		_, _ = ready.WriteString(pid + "\n")
+		ready.Close()
 	}
 	// A kill requested before the task ran found no shim PID to signal.
 	if _, err := os.Stat(filepath.Join(runDir, KillFile)); err == nil {

@@ -1,6 +1,7 @@
 // Package shim is the small per-task process that outlives agentd (Mesos's
-// "mesos-containerizer launch", Nomad's executor): agentd re-executes itself
-// as `agentd shim <run dir>` in a new session; the shim starts the task
+// "mesos-containerizer launch", Nomad's executor): agentd runs
+// `corral-shim shim <run dir>` (or `agentd shim <run dir>`, see Binary) in
+// a new session; the shim starts the task
 // (a libcontainer container, or a plain process with --isolation=posix),
 // stays its parent, waits for it, carries out kills with their grace period,
 // and writes the exit status atomically into the run directory, where a
@@ -8,6 +9,7 @@
 package shim
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,11 +112,50 @@ func ReadExit(runDir string) (Exit, bool, error) {
 	return e, ok, err
 }
 
-// Start launches `binary shim runDir` in its own session, so that it
-// survives agentd. The caller should Wait on the returned command to reap it
-// while agentd lives.
-func Start(binary, runDir string, spec Spec) (*exec.Cmd, error) {
-	if err := WriteJSON(filepath.Join(runDir, SpecFile), spec); err != nil {
+// BinaryName is the shim's own binary, installed next to agentd.
+const BinaryName = "corral-shim"
+
+// Binary returns the executable to run as the shim: BinaryName in the
+// directory of agentd's executable when it is there, else agentd itself,
+// which serves `agentd shim` too.
+func Binary(agentd string) string {
+	p := filepath.Join(filepath.Dir(agentd), BinaryName)
+	if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+		return p
+	}
+	return agentd
+}
+
+// Shim is a shim started by this process.
+type Shim struct {
+	// Cmd is the shim's process; the caller should Wait on it to reap it
+	// while agentd lives.
+	Cmd     *exec.Cmd
+	started chan Process
+}
+
+// Started yields what the shim wrote to PidFile once the task runs, and is
+// closed, without a value, if the shim ends (or its task fails to start)
+// first.
+func (s *Shim) Started() <-chan Process { return s.started }
+
+// readyFD is the shim's file descriptor on which it reports that the task
+// runs: the write end of a pipe from Start.
+const readyFD = 3
+
+// Start launches `binary shim runDir` (binary: see Binary) in its own session, so that it
+// survives agentd, and hears through a pipe when the task runs (Started).
+//
+// spec.json is written without fsync: the shim reads it once, right away,
+// and only a machine crash could lose it, which ends the task too. A task
+// whose shim is gone, with no exit status, is reported failed on recovery
+// without its spec (Manager.Recover).
+func Start(binary, runDir string, spec Spec) (*Shim, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding shim spec: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(runDir, SpecFile), b, 0o600); err != nil {
 		return nil, fmt.Errorf("writing shim spec: %w", err)
 	}
 	log, err := os.OpenFile(filepath.Join(runDir, "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
@@ -122,13 +163,33 @@ func Start(binary, runDir string, spec Spec) (*exec.Cmd, error) {
 		return nil, err
 	}
 	defer log.Close()
+	ready, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating the shim's ready pipe: %w", err)
+	}
+	defer w.Close() // the shim holds its own copy
 	cmd := exec.Command(binary, "shim", runDir)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.ExtraFiles = []*os.File{w} // readyFD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
+		ready.Close()
 		return nil, fmt.Errorf("starting shim: %w", err)
 	}
-	return cmd, nil
+	s := &Shim{Cmd: cmd, started: make(chan Process, 1)}
+	// Ends when the shim writes its line, or exits.
+	go func() {
+		defer close(s.started)
+		defer ready.Close()
+		line, err := bufio.NewReader(ready).ReadString('\n')
+		if err != nil {
+			return
+		}
+		if p, err := parseProcess(line); err == nil {
+			s.started <- p
+		}
+	}()
+	return s, nil
 }
 
 // Process identifies a running shim across agentd restarts.
@@ -147,17 +208,27 @@ func ReadPid(runDir string) (Process, bool, error) {
 	if err != nil {
 		return Process{}, false, err
 	}
-	var p Process
-	if _, err := fmt.Sscanf(string(b), "%d %d %d", &p.ShimPID, &p.StartTime, &p.TaskPID); err != nil {
+	p, err := parseProcess(string(b))
+	if err != nil {
 		return Process{}, false, fmt.Errorf("decoding %s: %w", PidFile, err)
 	}
 	return p, true, nil
 }
 
-// Alive reports whether the recorded shim still runs (same PID, same start).
+func (p Process) String() string { return fmt.Sprintf("%d %d %d", p.ShimPID, p.StartTime, p.TaskPID) }
+
+func parseProcess(s string) (Process, error) {
+	var p Process
+	_, err := fmt.Sscanf(s, "%d %d %d", &p.ShimPID, &p.StartTime, &p.TaskPID)
+	return p, err
+}
+
+// Alive reports whether the recorded shim still runs (same PID, same
+// start). A shim that has exited but is not reaped yet (a zombie: its
+// parent, agentd, is gone and init reaps at leisure) is not alive.
 func (p Process) Alive() bool {
-	st, err := startTime(p.ShimPID)
-	return err == nil && st == p.StartTime
+	st, zombie, err := procStat(p.ShimPID)
+	return err == nil && st == p.StartTime && !zombie
 }
 
 // RequestKill asks the shim to kill its task: SIGTERM, then SIGKILL after
@@ -177,18 +248,26 @@ func RequestKill(runDir string, p Process, grace time.Duration) error {
 
 // startTime reads field 22 of /proc/<pid>/stat.
 func startTime(pid int) (uint64, error) {
+	st, _, err := procStat(pid)
+	return st, err
+}
+
+// procStat reads the start time (field 22) and state (field 3) of
+// /proc/<pid>/stat.
+func procStat(pid int) (start uint64, zombie bool, _ error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(s[i+1:])
 	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
-	return strconv.ParseUint(fields[19], 10, 64)
+	start, err = strconv.ParseUint(fields[19], 10, 64)
+	return start, fields[0] == "Z", err
 }

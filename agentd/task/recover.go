@@ -79,7 +79,7 @@ func (m *Manager) Recover(ctx context.Context, latest func(frameworkID, taskID s
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
-			m.supervise(ctx, task, nil, true, func() {})
+			m.supervise(ctx, task, nil, nil, func() {})
 		}()
 	}
 	m.recoverCompleted(completed)

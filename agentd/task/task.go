@@ -33,7 +33,7 @@ import (
 type Config struct {
 	WorkDir   string // tasks live in <WorkDir>/tasks/<name>/{sandbox,run}, see name
 	Isolation string // shim.Linux or shim.Posix
-	Binary    string // agentd's executable, re-executed as the shim
+	Binary    string // run as `<Binary> shim <run dir>`: corral-shim or agentd (shim.Binary)
 	Hostname  string // HOST of the task environment
 	IP        string // where health checks reach host-network tasks
 	AgentID   func() string
@@ -295,17 +295,17 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 		}
 	}
 	t.shimStarted = time.Now()
-	cmd, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
+	sh, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
 	if err != nil {
 		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
 		return
 	}
 	reaped := make(chan struct{})
 	go func() {
-		cmd.Wait()
+		sh.Cmd.Wait()
 		close(reaped)
 	}()
-	m.supervise(ctx, t, reaped, false, started)
+	m.supervise(ctx, t, reaped, sh.Started(), started)
 }
 
 // turn waits until the task may start: fewer than MaxStarting others are
@@ -401,19 +401,23 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 }
 
 // supervise reports RUNNING once the shim runs the task, runs its health
-// check, and reports the end. shimGone closes when the shim has exited.
+// check, and reports the end. shimGone closes when the shim has exited;
+// ready yields once the shim runs the task (shim.Shim.Started). A task
+// recovered after a restart runs already, without a ready channel or a
+// shim to reap: supervise checks every Poll that its shim lives.
 // started is called once the task runs or its shim is gone.
-func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct{}, recovered bool, started func()) {
+func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct{}, ready <-chan shim.Process, started func()) {
 	defer started()
-	poll := time.NewTicker(10 * time.Millisecond)
-	defer poll.Stop()
-	var proc shim.Process
-	running := recovered
 	hctx, stopHealth := context.WithCancel(ctx)
 	defer stopHealth()
-	if recovered {
+	var poll <-chan time.Time
+	var proc shim.Process
+	if ready == nil {
 		proc, _, _ = shim.ReadPid(t.runDir())
 		m.startHealth(hctx, t)
+		tick := time.NewTicker(m.cfg.Poll)
+		defer tick.Stop()
+		poll = tick.C
 	}
 	for {
 		select {
@@ -422,20 +426,16 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 		case <-shimGone:
 			m.finish(t)
 			return
-		case <-poll.C:
-			if running {
-				poll.Reset(m.cfg.Poll)
-				if shimGone == nil && !proc.Alive() {
-					m.finish(t)
-					return
-				}
-				continue
+		case <-poll:
+			if !proc.Alive() {
+				m.finish(t)
+				return
 			}
-			p, ok, err := shim.ReadPid(t.runDir())
-			if err != nil || !ok {
-				continue
+		case p, ok := <-ready:
+			ready = nil
+			if !ok {
+				continue // the shim ended before the task ran; shimGone follows
 			}
-			proc, running = p, true
 			started()
 			if m.cfg.StartTime != nil && !t.shimStarted.IsZero() {
 				m.cfg.StartTime.Observe(time.Since(t.shimStarted).Seconds())

@@ -116,7 +116,7 @@ func TestBenchSmoke(t *testing.T) {
 	if err := run(context.Background(), cfg, log, &out); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	for _, want := range []string{"| start → running, p50 | ", "| 3 at once: all running (wall) | "} {
+	for _, want := range []string{"| start → running, p50 | ", "| 3 at once: all running (wall) | ", "| 3 at once: machine's busy CPU until all ran | "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

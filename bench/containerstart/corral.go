@@ -119,7 +119,7 @@ func removeLeftovers(rt *isolation.Runtime) error {
 type shimLauncher struct {
 	rt      *isolation.Runtime // the shims' runtime root, for cleaning up
 	root    string             // rt's root, passed to the shims
-	self    string             // this binary
+	self    string             // the binary run as the shim: this one, or -shim-binary
 	w       *workDir
 	cpus    float64 // the containers' Spec.CPUs
 	seccomp bool    // the containers get the default seccomp profile
@@ -128,12 +128,17 @@ type shimLauncher struct {
 	live map[string]*exec.Cmd
 }
 
-func newShimLauncher(rt *isolation.Runtime, root string, w *workDir, cpus float64, seccomp bool) (*shimLauncher, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("finding this binary to run as the shim: %w", err)
+// newShimLauncher returns a launcher running binary as the shim; "" is this
+// binary.
+func newShimLauncher(rt *isolation.Runtime, root, binary string, w *workDir, cpus float64, seccomp bool) (*shimLauncher, error) {
+	if binary == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, fmt.Errorf("finding this binary to run as the shim: %w", err)
+		}
+		binary = self
 	}
-	return &shimLauncher{rt: rt, root: root, self: self, w: w, cpus: cpus, seccomp: seccomp, live: map[string]*exec.Cmd{}}, nil
+	return &shimLauncher{rt: rt, root: root, self: binary, w: w, cpus: cpus, seccomp: seccomp, live: map[string]*exec.Cmd{}}, nil
 }
 
 func (l *shimLauncher) name() string { return rtShim }
@@ -150,7 +155,7 @@ func (l *shimLauncher) prepare(id string) error {
 // launch is what agentd does to start a task: write the spec and start the
 // shim. The container runs once the shim's Start has run it.
 func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
-	cmd, err := shim.Start(l.self, l.runDir(id), shim.Spec{
+	sh, err := shim.Start(l.self, l.runDir(id), shim.Spec{
 		Isolation: shim.Linux,
 		Container: corralSpec(l.w, id, stdout, l.cpus, l.seccomp),
 		Root:      l.root,
@@ -162,7 +167,7 @@ func (l *shimLauncher) launch(_ context.Context, id, stdout string) error {
 		return err
 	}
 	l.mu.Lock()
-	l.live[id] = cmd
+	l.live[id] = sh.Cmd
 	l.mu.Unlock()
 	return nil
 }

@@ -77,6 +77,7 @@ type Config struct {
 	CPUs       float64       // CPU limits of a Corral task with this many cpus (see isolation.CPULimits); 0 = none
 	Seccomp    bool          // every container gets Docker's default seccomp profile, as a task does
 	Dir        string        // where the temporary work directory goes; "" = os.TempDir()
+	ShimBinary string        // run as `<binary> shim <run dir>` by the shim runtime; "" = this binary
 }
 
 // DefaultConfig returns the defaults of the flags.
@@ -142,6 +143,7 @@ func main() {
 	flag.Float64Var(&cfg.CPUs, "cpus", cfg.CPUs, "limit every container's CPU as a Corral task with this many cpus (shares, CFS quota); 0 = no limit")
 	flag.BoolVar(&cfg.Seccomp, "seccomp", cfg.Seccomp, "give every container (runc's too) Docker's default seccomp profile, as agentd does; -seccomp=false for none")
 	flag.StringVar(&cfg.Dir, "dir", cfg.Dir, "parent of the temporary work directory (default: $TMPDIR or /tmp)")
+	flag.StringVar(&cfg.ShimBinary, "shim-binary", cfg.ShimBinary, "binary the shim runtime runs as `<binary> shim <run dir>`, e.g. agentd (default: this binary)")
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelWarn)
 	flag.Parse()
 	cfg.Runtimes = strings.Split(*runtimes, ",")

@@ -51,6 +51,9 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	}
 	fmt.Fprintf(&b, " Root: a directory with busybox-static (from %s); process `%s`, stdout on a FIFO: running = its first byte read.", info.cfg.Busybox, strings.Join(quoteArgs(workload), " "))
 	b.WriteString(" " + cpuNote(info.cfg.CPUs))
+	if info.cfg.ShimBinary != "" {
+		fmt.Fprintf(&b, " Shim (and container init) binary: %s.", info.cfg.ShimBinary)
+	}
 	if info.cfg.Seccomp {
 		b.WriteString(" Seccomp: Docker's default profile in every runtime.")
 	} else {
@@ -117,6 +120,9 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 	if info.cfg.Concurrent > 0 {
 		row(fmt.Sprintf("%d at once: all running (wall)", info.cfg.Concurrent), quantile(burst, 1))
 		row(fmt.Sprintf("%d at once: half running", info.cfg.Concurrent), quantile(burst, 0.50))
+		row(fmt.Sprintf("%d at once: machine's busy CPU until all ran", info.cfg.Concurrent), func(r *result) (time.Duration, bool) {
+			return r.burstCPU, len(r.burst) > 0
+		})
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -38,6 +38,9 @@ type result struct {
 	start []time.Duration // sequential: launch command until the process runs
 	stop  []time.Duration // sequential: remove of the running container
 	burst []time.Duration // concurrent: from the burst's start until each process runs
+	// burstCPU is the machine's busy CPU time from the burst's start until
+	// its last process ran (busyCPU).
+	burstCPU time.Duration
 }
 
 // bench holds what every measurement uses.
@@ -111,11 +114,11 @@ func run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (retE
 	}
 	if cfg.Concurrent > 0 {
 		for j, l := range launchers {
-			lat, err := b.burst(ctx, l, cfg.Concurrent)
+			lat, cpu, err := b.burst(ctx, l, cfg.Concurrent)
 			if err != nil {
 				return err
 			}
-			results[j].burst = lat
+			results[j].burst, results[j].burstCPU = lat, cpu
 			log.Info("burst done", "runtime", l.name(), "wall", percentile(lat, 1))
 		}
 	}
@@ -137,7 +140,7 @@ func newLauncher(ctx context.Context, name string, cfg Config, w *workDir) (laun
 		if err != nil {
 			return nil, err
 		}
-		l, err := newShimLauncher(rt, root, w, cfg.CPUs, cfg.Seccomp)
+		l, err := newShimLauncher(rt, root, cfg.ShimBinary, w, cfg.CPUs, cfg.Seccomp)
 		if err != nil {
 			return nil, err
 		}
@@ -189,10 +192,10 @@ func (b *bench) once(ctx context.Context, l launcher, id string) (start, stop ti
 }
 
 // burst starts n containers at once, one goroutine each, and returns for
-// each the time from the common start until its process ran; the slowest is
-// the wall time of the burst. It removes them all, untimed, before it
-// returns.
-func (b *bench) burst(ctx context.Context, l launcher, n int) (_ []time.Duration, retErr error) {
+// each the time from the common start until its process ran (the slowest
+// is the wall time of the burst) and the machine's busy CPU time meanwhile.
+// It removes them all, untimed, before it returns.
+func (b *bench) burst(ctx context.Context, l launcher, n int) (_ []time.Duration, cpu time.Duration, retErr error) {
 	ids := make([]string, n)
 	rs := make([]*readiness, n)
 	launched := make([]bool, n) // written by goroutine i until wg.Wait
@@ -215,11 +218,11 @@ func (b *bench) burst(ctx context.Context, l launcher, n int) (_ []time.Duration
 	for i := range n {
 		ids[i] = b.id(l, "b", i)
 		if err := l.prepare(ids[i]); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		r, err := b.w.newReadiness(ids[i])
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		rs[i] = r
 	}
@@ -246,11 +249,19 @@ func (b *bench) burst(ctx context.Context, l launcher, n int) (_ []time.Duration
 			lat[i] = time.Since(t0)
 		})
 	}
+	cpu0, err := busyCPU()
+	if err != nil {
+		return nil, 0, err
+	}
 	t0 = time.Now()
 	close(gate)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return lat, nil
+	cpu1, err := busyCPU()
+	if err != nil {
+		return nil, 0, err
+	}
+	return lat, cpu1 - cpu0, nil
 }
