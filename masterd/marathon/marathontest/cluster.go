@@ -43,8 +43,9 @@ var (
 	buildErr  error
 )
 
-// Binaries builds masterd, agentd, routerd and the test backend echoserver
-// once per test binary and returns the directory holding them.
+// Binaries builds masterd, agentd (with corral-shim beside it, as
+// installed), routerd and the test backend echoserver once per test binary
+// and returns the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -52,8 +53,8 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for _, d := range []string{"masterd", "agentd", "routerd"} {
-			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, d), "corral/"+d).CombinedOutput()
+		for d, pkg := range map[string]string{"masterd": "masterd", "agentd": "agentd", "corral-shim": "agentd/corral-shim", "routerd": "routerd"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, d), "corral/"+pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", d, err, out)
 				return
