@@ -66,19 +66,7 @@ func (m *scriptedMaster) count(typ string) int {
 func TestUpdateFromAnotherAgentIgnored(t *testing.T) {
 	e, _ := statetest.Start(t)
 	m := &scriptedMaster{events: make(chan mesos.Event, 16)}
-	cfg := framework.DefaultConfig()
-	fw, err := framework.New(cfg, state.NewStore(e.Client).WithLimits(embeddedLimits()), m, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); fw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	m.events <- mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{FrameworkID: "fw-1"}}
+	fw, ctx, _ := runSubscribed(t, framework.DefaultConfig(), state.NewStore(e.Client).WithLimits(embeddedLimits()), m)
 	if _, err := fw.Deploy(ctx, func(r *model.Root) error {
 		a := app("/web", 0)
 		r.Apps[a.ID] = a
@@ -144,18 +132,7 @@ func TestBurstOfUpdates(t *testing.T) {
 	m := &scriptedMaster{events: make(chan mesos.Event, n+16)}
 	cfg := framework.DefaultConfig()
 	cfg.MaxInstancesPerOffer = n
-	fw, err := framework.New(cfg, store, m, nil, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := fw.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); fw.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	m.events <- mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{FrameworkID: "fw-1"}}
+	fw, ctx, stop := runSubscribed(t, cfg, store, m)
 	if _, err := fw.Deploy(ctx, func(r *model.Root) error {
 		a := app("/burst", 0)
 		a.Instances = n
@@ -221,9 +198,29 @@ func TestBurstOfUpdates(t *testing.T) {
 
 	// A restarted framework reads every instance back as running: each
 	// update was stored before it was acknowledged.
-	cancel()
-	<-done
+	stop()
 	if got := running(newFramework(t, store, cfg)); got != n {
 		t.Fatalf("after a restart %d of %d instances are running, want all", got, n)
 	}
+}
+
+// runSubscribed loads a framework over store and runs it against m, which
+// has told it it subscribed as fw-1. stop ends Run and waits for it; the
+// test's cleanup calls it too.
+func runSubscribed(t *testing.T, cfg framework.Config, store *state.Store, m *scriptedMaster) (fw *framework.Framework, ctx context.Context, stop func()) {
+	t.Helper()
+	fw, err := framework.New(cfg, store, m, nil, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fw.Run(ctx) }()
+	stop = sync.OnceFunc(func() { cancel(); <-done })
+	t.Cleanup(stop)
+	m.events <- mesos.Event{Type: mesos.EventTypeSubscribed, Subscribed: &mesos.EventSubscribed{FrameworkID: "fw-1"}}
+	return fw, ctx, stop
 }
