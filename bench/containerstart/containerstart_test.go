@@ -18,6 +18,7 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"corral/agentd/shim"
+	"corral/tstest"
 )
 
 // TestMain lets the test binary serve as agentd's shim, as main does, so
@@ -270,17 +271,20 @@ func TestContainerCPULimits(t *testing.T) {
 			if err := r.wait(ctx, cfg.Timeout); err != nil {
 				t.Fatalf("waiting for %s to run: %v (%s)", id, err, l.diagnose(id))
 			}
-			got, err := readCgroupCPU(parent + "/" + id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// Corral sets the quota once the command has been executed
+			// (isolation.Start), so the command may print before it is
+			// in place: it must follow within the start's bound.
 			want := cgroupCPU{shares: "10", quota: "1000", period: "100000"}
-			if got.shares == "" { // cgroup v2: cpu.weight, not shares
-				want.shares = ""
-			}
-			if got != want {
-				t.Errorf("cgroup of %s has CPU limits %+v, want %+v", id, got, want)
-			}
+			var got cgroupCPU
+			tstest.WaitFor(t, 5*time.Second, fmt.Sprintf("CPU limits %+v in the cgroup of %s", want, id), func() bool {
+				if got, err = readCgroupCPU(parent + "/" + id); err != nil {
+					t.Fatal(err)
+				}
+				if got.shares == "" { // cgroup v2: cpu.weight, not shares
+					want.shares = ""
+				}
+				return got == want
+			})
 			if err := l.remove(id); err != nil {
 				t.Errorf("removing %s: %v", id, err)
 			}
