@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -29,8 +30,21 @@ type browser struct {
 	ctx   context.Context
 	shots string // where shot saves screenshots
 
-	mu     sync.Mutex // guards errors
+	mu     sync.Mutex // guards errors, streams and netlog
 	errors []string
+	// streams are the requests for /v2/events, and netlog what the
+	// network said of them: a page that stays "connecting" shows why.
+	streams map[network.RequestID]bool
+	netlog  []string
+}
+
+// logStream notes a network event of an event-stream request.
+func (b *browser) logStream(id network.RequestID, format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.streams[id] {
+		b.netlog = append(b.netlog, time.Now().Format("15:04:05.000 ")+string(id)+" "+fmt.Sprintf(format, args...))
+	}
 }
 
 // newBrowser starts Chromium with a viewport of w×h until the test ends.
@@ -40,7 +54,7 @@ func newBrowser(t testing.TB, w, h int, shots string) *browser {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		t.Fatal("the browser tests need Debian's chromium (apt-get install chromium; make deps installs it)")
 	}
-	b := &browser{t: t, shots: shots}
+	b := &browser{t: t, shots: shots, streams: map[network.RequestID]bool{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath("/usr/bin/chromium"),
 		chromedp.NoSandbox, // root
@@ -61,6 +75,23 @@ func newBrowser(t testing.TB, w, h int, shots string) *browser {
 			b.mu.Lock()
 			b.errors = append(b.errors, fmt.Sprintf("%s (%s:%d)", msg, d.URL, d.LineNumber))
 			b.mu.Unlock()
+		case *network.EventRequestWillBeSent:
+			if strings.Contains(ev.Request.URL, "/v2/events") {
+				b.mu.Lock()
+				b.streams[ev.RequestID] = true
+				b.mu.Unlock()
+				b.logStream(ev.RequestID, "requested")
+			}
+		case *network.EventRequestWillBeSentExtraInfo:
+			_, auth := ev.Headers["Authorization"]
+			_, auth2 := ev.Headers["authorization"]
+			b.logStream(ev.RequestID, "sent, with credentials %v", auth || auth2)
+		case *network.EventResponseReceivedExtraInfo:
+			b.logStream(ev.RequestID, "response headers, status %d", ev.StatusCode)
+		case *network.EventResponseReceived:
+			b.logStream(ev.RequestID, "response %d over %s", ev.Response.Status, ev.Response.Protocol)
+		case *network.EventLoadingFailed:
+			b.logStream(ev.RequestID, "failed: %s (canceled %v)", ev.ErrorText, ev.Canceled)
 		}
 	}))
 	t.Cleanup(func() {
@@ -92,7 +123,7 @@ func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		b.checkErrors()
-		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, b.pageText())
+		b.t.Fatalf("%s: %v\npage text:\n%s\nevent-stream requests:\n%s", what, err, b.pageText(), b.netLog())
 	}
 }
 
@@ -115,7 +146,7 @@ func (b *browser) waitJS(timeout time.Duration, what, expr string) {
 	defer cancel()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(timeout), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
 		b.checkErrors()
-		b.t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, b.pageText())
+		b.t.Fatalf("waiting for %s: %v\npage text:\n%s\nevent-stream requests:\n%s", what, err, b.pageText(), b.netLog())
 	}
 }
 
@@ -124,6 +155,14 @@ func (b *browser) waitText(timeout time.Duration, sel, want string) {
 	b.t.Helper()
 	b.waitJS(timeout, fmt.Sprintf("%s to read %q", sel, want),
 		fmt.Sprintf(`(document.querySelector(%q)?.textContent || '').includes(%q)`, sel, want))
+}
+
+// netLog is what the network said of the page's event-stream requests,
+// for failure messages.
+func (b *browser) netLog() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.netlog, "\n")
 }
 
 // pageText is the page's visible text, for failure messages.

@@ -182,8 +182,7 @@ addEventListener('pageshow', (e) => { if (e.persisted) connect(); });
 // as 503 during an election, is retried here), and everything is read
 // again after a reconnect, since events may have been missed.
 // OPEN_TIMEOUT_MS bounds how long a stream may stay unopened: a request
-// that never gets its response headers (seen in the browser test: the page
-// stayed "connecting" for good) is dropped and tried again.
+// that never gets its response headers is dropped and tried again.
 const OPEN_TIMEOUT_MS = 5000;
 
 // streamPath asks for the events the page acts on alone, with deployment

@@ -1,6 +1,6 @@
 // The UI's shell: the navigation, the router (the location's hash, so a
 // reload or a shared link opens the same page) and the live connection.
-import { html, render, useEffect, useState } from './lib.js';
+import { html, render, useEffect, useLayoutEffect, useState } from './lib.js';
 import { connect, connection, store } from './api.js';
 import { AppsPage } from './apps.js';
 import { AppPage } from './app.js';
@@ -31,12 +31,19 @@ function Page({ r }) {
 
 function Live() {
   const [, tick] = useState(0);
-  useEffect(() => {
+  // Subscribed in a layout effect, in the same task as the render: an
+  // effect runs after the paint, and a stream that opened in between went
+  // unseen, leaving the page "connecting" for good while events flowed
+  // (the browser test saw it about one run in four). The state is read
+  // again there too, should it have changed before the first render.
+  const rendered = connection.state;
+  useLayoutEffect(() => {
     const fn = () => tick((n) => n + 1);
     connection.watchers.add(fn);
+    if (connection.state !== rendered) fn();
     return () => connection.watchers.delete(fn);
   }, []);
-  const s = connection.state;
+  const s = rendered;
   return html`<span class=${'live live-' + s} role="status" title="/v2/events">${s === 'live' ? '● live' : s === 'connecting' ? '○ connecting' : '○ reconnecting…'}</span>`;
 }
 
