@@ -10,8 +10,13 @@
 GO        ?= go
 BIN       := bin
 DAEMONS   := masterd agentd routerd
-# agentd runs corral-shim, installed next to it, as each task's shim.
+# agentd runs corral-shim, installed next to it, as each task's shim, and
+# corral-shim has each container's init execute corral-exec, next to it too,
+# to load the task's precompiled seccomp filter (isolation/seccompexec.go).
+# corral-exec runs inside containers, whose roots may hold no libc: it is
+# built without cgo, static.
 HELPERS   := agentd/corral-shim
+STATIC_HELPERS := isolation/corral-exec
 TOOLS     := bench/simagents bench/containerstart
 RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./masterd/server/... ./masterd/metrics/... \
              ./agentd/masterlink/... ./agentd/status/... ./agentd/health/... ./agentd/fetch/... \
@@ -38,6 +43,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $(addprefix ./,$(DAEMONS)) $(addprefix ./,$(HELPERS)) $(addprefix ./,$(TOOLS))
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $(addprefix ./,$(STATIC_HELPERS))
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-macvlan ./cni/macvlan
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam ./cni/ipam
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/corral-ipam-etcd ./cni/ipametcd

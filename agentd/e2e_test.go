@@ -24,9 +24,10 @@ var (
 	buildErr  error
 )
 
-// agentdBinary builds agentd and, next to it, corral-shim once per test
-// run; agentd runs corral-shim as its tasks' shims, and libcontainer
-// re-executes that as the containers' init, so the tests run the real
+// agentdBinary builds agentd and, next to it, corral-shim and corral-exec
+// once per test run; agentd runs corral-shim as its tasks' shims,
+// libcontainer re-executes that as the containers' init, and the init
+// executes corral-exec to load the filter, so the tests run the real
 // binaries.
 func agentdBinary(t testing.TB) string {
 	t.Helper()
@@ -37,7 +38,7 @@ func agentdBinary(t testing.TB) string {
 			return
 		}
 		binary = filepath.Join(dir, "agentd")
-		out, err := exec.Command("go", "build", "-o", dir+"/", "corral/agentd", "corral/agentd/corral-shim").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", dir+"/", "corral/agentd", "corral/agentd/corral-shim", "corral/isolation/corral-exec").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build agentd: %v\n%s", err, out)
 		}

@@ -29,7 +29,7 @@ SYSTEMD_LIVE = [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]
 # while agentd and its tasks' shims run the old binary.
 install: build
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(CNIDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)/etc/default
-	install -m 755 $(addprefix $(BIN)/,$(DAEMONS) $(notdir $(HELPERS))) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(addprefix $(BIN)/,$(DAEMONS) $(notdir $(HELPERS) $(STATIC_HELPERS))) $(DESTDIR)$(BINDIR)/
 	install -m 755 $(addprefix $(BIN)/,$(CNI_PLUGINS)) $(DESTDIR)$(CNIDIR)/
 	@for u in $(UNITS); do \
 		echo "install deploy/$$u -> $(DESTDIR)$(UNITDIR)/$$u"; \
@@ -49,7 +49,7 @@ install: build
 # through Marathon first if the host is to be left empty.
 uninstall:
 	@if $(SYSTEMD_LIVE); then systemctl disable --now $(UNITS) || true; fi
-	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(DAEMONS) $(notdir $(HELPERS))) $(addprefix $(DESTDIR)$(CNIDIR)/,$(CNI_PLUGINS))
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(DAEMONS) $(notdir $(HELPERS) $(STATIC_HELPERS))) $(addprefix $(DESTDIR)$(CNIDIR)/,$(CNI_PLUGINS))
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) $(DESTDIR)$(DOCDIR)/README.md
 	@for d in $(DAEMONS); do f=$(DESTDIR)/etc/default/corral-$$d; \
 		if [ ! -e $$f ]; then :; \

@@ -61,6 +61,7 @@ func TestInstall(t *testing.T) {
 		"/usr/lib/corral/cni/corral-ipam-etcd -rwxr-xr-x",
 		"/usr/lib/corral/cni/corral-macvlan -rwxr-xr-x",
 		"/usr/local/bin/agentd -rwxr-xr-x",
+		"/usr/local/bin/corral-exec -rwxr-xr-x",
 		"/usr/local/bin/corral-shim -rwxr-xr-x",
 		"/usr/local/bin/masterd -rwxr-xr-x",
 		"/usr/local/bin/routerd -rwxr-xr-x",
@@ -178,7 +179,7 @@ func TestInstall(t *testing.T) {
 func TestInstallPrefix(t *testing.T) {
 	dest := t.TempDir()
 	runMake(t, "install", "DESTDIR="+dest, "BIN="+t.TempDir(), "PREFIX=/usr")
-	for _, f := range []string{"usr/bin/masterd", "usr/bin/agentd", "usr/bin/corral-shim", "usr/bin/routerd", "usr/lib/corral/cni/corral-macvlan",
+	for _, f := range []string{"usr/bin/masterd", "usr/bin/agentd", "usr/bin/corral-shim", "usr/bin/corral-exec", "usr/bin/routerd", "usr/lib/corral/cni/corral-macvlan",
 		"usr/lib/systemd/system/agentd.service", "usr/share/doc/corral/README.md"} {
 		if _, err := os.Stat(filepath.Join(dest, f)); err != nil {
 			t.Errorf("make install PREFIX=/usr: %v", err)

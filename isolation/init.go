@@ -1,6 +1,8 @@
 package isolation
 
 import (
+	"os"
+
 	"github.com/opencontainers/runc/libcontainer"
 
 	// Device rules in the container's cgroup need the device controller
@@ -31,6 +33,12 @@ import (
 //		}
 //		runtime.LockOSThread()
 //	}
+//
+// The same call serves the child that compiles a seccomp filter for the
+// runtime (see seccompexec.go).
 func Init() {
+	if os.Getenv(compileEnv) != "" {
+		compileMain()
+	}
 	libcontainer.Init()
 }

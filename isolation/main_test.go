@@ -23,6 +23,14 @@ func init() {
 	runtime.LockOSThread()
 }
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if execHelperDir != "" {
+		os.RemoveAll(execHelperDir)
+	}
+	os.Exit(code)
+}
+
 // requireRoot skips a test that needs namespaces, cgroups and mounts.
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -63,6 +71,9 @@ func newEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatalf("NewRuntime: %v", err)
 	}
+	// Containers start as an installed agent's do, with corral-exec
+	// loading their seccomp filters.
+	rt.execHelper = execHelperPath(t)
 	e.rt = rt
 	return e
 }

@@ -29,6 +29,9 @@ const stopTimeout = 10 * time.Second
 type Runtime struct {
 	root string
 	mode cgroupMode
+	// execHelper is corral-exec's path, "" to have libcontainer's init
+	// compile each container's seccomp filter (see seccompexec.go).
+	execHelper string
 }
 
 // NewRuntime returns a Runtime keeping container state under root (e.g.
@@ -45,7 +48,7 @@ func NewRuntime(root string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{root: abs, mode: mode}, nil
+	return &Runtime{root: abs, mode: mode, execHelper: findExecHelper()}, nil
 }
 
 // CgroupMode says which cgroup layout the host has: "v2", "hybrid" (v1
@@ -97,6 +100,19 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	// descriptors, the execve of a multi-threaded Go process) overrun 1 ms
 	// and wait out a period, so the quota is set once init has executed the
 	// task's command.
+	// The filter, compiled once per profile, is loaded by corral-exec in
+	// place of libcontainer's init compiling it anew; any trouble on that
+	// way leaves it to the init, which compiles it as it always did.
+	var prog []byte
+	var flags uint
+	if cfg.Seccomp != nil && r.execHelper != "" {
+		var ok bool
+		if flags, ok = seccompFlags(cfg.Seccomp); ok {
+			if prog, err = r.seccompProgram(cfg.Seccomp); err == nil {
+				cfg.Seccomp = nil
+			}
+		}
+	}
 	limited := *cfg
 	limited.Cgroups = new(*cfg.Cgroups)
 	limited.Cgroups.Resources = new(*cfg.Cgroups.Resources)
@@ -140,17 +156,35 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if spec.StderrWriter != nil {
 		p.Stderr = spec.StderrWriter
 	}
+	var helper *execHelper
+	if prog != nil {
+		if helper, err = prepareExecHelper(p, r.execHelper, prog, flags, r.root); err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
+		}
+		defer helper.close()
+	}
 	c.proc = p
 	if err := lc.Start(p); err != nil {
 		return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
+	}
+	if helper != nil {
+		helper.started()
 	}
 	pid := c.Pid()
 	initExe, _ := os.Readlink(procExe(pid))
 	if err := lc.Exec(); err != nil {
 		return nil, fmt.Errorf("starting the command of container %s: %w", spec.ID, err)
 	}
-	if limited.Cgroups.Resources.CpuQuota != 0 {
+	if helper != nil {
+		// corral-exec reports a command it cannot execute, as the init
+		// would have; once it has executed the command, the quota can go on.
+		if err := helper.wait(); err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
+		}
+	} else if limited.Cgroups.Resources.CpuQuota != 0 {
 		waitExec(pid, initExe, execWait)
+	}
+	if limited.Cgroups.Resources.CpuQuota != 0 {
 		// A command that has ended already needs no quota; Wait reports it.
 		if err := lc.Set(limited); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
 			return nil, fmt.Errorf("setting the CPU quota of container %s: %w", spec.ID, err)

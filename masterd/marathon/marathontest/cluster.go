@@ -43,8 +43,8 @@ var (
 	buildErr  error
 )
 
-// Binaries builds masterd, agentd (with corral-shim beside it, as
-// installed), routerd and the test backend echoserver once per test binary
+// Binaries builds masterd, agentd (with corral-shim and corral-exec beside
+// it, as installed), routerd and the test backend echoserver once per test binary
 // and returns the directory holding them.
 func Binaries(t testing.TB) string {
 	t.Helper()
@@ -53,7 +53,7 @@ func Binaries(t testing.TB) string {
 		if buildErr != nil {
 			return
 		}
-		for d, pkg := range map[string]string{"masterd": "masterd", "agentd": "agentd", "corral-shim": "agentd/corral-shim", "routerd": "routerd"} {
+		for d, pkg := range map[string]string{"masterd": "masterd", "agentd": "agentd", "corral-shim": "agentd/corral-shim", "corral-exec": "isolation/corral-exec", "routerd": "routerd"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, d), "corral/"+pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", d, err, out)

@@ -1,0 +1,382 @@
+package isolation
+
+// A container's seccomp filter, compiled once per profile instead of once per
+// container. libcontainer's init compiles the profile with libseccomp every
+// time it starts a container, the last thing before it executes the command:
+// 7–9 ms of CPU per container for Docker's profile, the biggest single cost
+// of a start (bench/RESULTS.md, "The burst gap, broken down"). Here the
+// filter libcontainer's init would load is compiled once, by that very code,
+// and kept under the runtime's root; containers then start with no profile
+// for libcontainer and corral-exec, executed by the init in place of the
+// command, loads the compiled filter at the same point and executes the
+// command.
+//
+// The filter is not rebuilt from the profile by other code: a child process
+// has libcontainer's seccomp.InitSeccomp load the profile into one of its
+// threads, and this process reads the kernel's copy of it back with
+// PTRACE_SECCOMP_GET_FILTER. A container started either way runs under the
+// same program (TestPrecompiledSeccompIsLibcontainers).
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"corral/atomicfile"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/exeseal"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// ExecHelperName is the program that loads a compiled filter and executes
+// the container's command (corral/isolation/corral-exec). Runtime uses it
+// when it lies next to the executable of the process that starts
+// containers, and lets libcontainer's init compile the filter otherwise.
+const ExecHelperName = "corral-exec"
+
+// seccompCacheDir holds the compiled filters inside the runtime's root; '@'
+// keeps it apart from container IDs.
+const seccompCacheDir = "@seccomp"
+
+// compileEnv in the environment of "<binary> init" makes Init compile a
+// filter (compileMain) instead of running libcontainer's init.
+const compileEnv = "_CORRAL_SECCOMP_COMPILE"
+
+// compileTimeout bounds the child that compiles a filter.
+const compileTimeout = 30 * time.Second
+
+// execStatusWait bounds how long Start waits for corral-exec to execute
+// the command once the init has executed corral-exec.
+const execStatusWait = 10 * time.Second
+
+// ptraceSeccompGetFilter is PTRACE_SECCOMP_GET_FILTER (linux/ptrace.h).
+const ptraceSeccompGetFilter = 0x420c
+
+// findExecHelper returns ExecHelperName next to this process's executable,
+// or "" when it is not there.
+func findExecHelper() string {
+	self, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(self), ExecHelperName)
+	if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+		return p
+	}
+	return ""
+}
+
+// seccompFlags returns the flags libcontainer's init would pass seccomp(2)
+// for cfg, and false for a filter corral-exec cannot load as the init
+// would: one with a notify action (a listener fd to hand over) or a flag
+// this code does not know.
+func seccompFlags(cfg *configs.Seccomp) (flags uint, ok bool) {
+	if cfg.ListenerPath != "" || cfg.DefaultAction == configs.Notify {
+		return 0, false
+	}
+	for _, s := range cfg.Syscalls {
+		if s != nil && s.Action == configs.Notify {
+			return 0, false
+		}
+	}
+	// As libcontainer's setFlag and filterFlags map them.
+	for _, f := range cfg.Flags {
+		switch f {
+		case "SECCOMP_FILTER_FLAG_TSYNC": // the init's filter binds one thread too
+		case specs.LinuxSeccompFlagLog:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagSpecAllow:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			flags |= unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+		default:
+			return 0, false
+		}
+	}
+	return flags, true
+}
+
+// seccompProgram returns the filter libcontainer's init would load for cfg,
+// compiling it on the first call for a profile and reading it from the
+// cache under the runtime's root afterwards. The cache's key covers the
+// profile, the architecture, libseccomp's version and libcontainer's, so an
+// upgrade compiles anew.
+func (r *Runtime) seccompProgram(cfg *configs.Seccomp) ([]byte, error) {
+	profile, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(r.root, seccompCacheDir)
+	key := filepath.Join(dir, seccompKey(profile))
+	path := key + ".bpf"
+	if b, err := os.ReadFile(path); err == nil && validProgram(b) == nil {
+		return b, nil
+	}
+	// A profile that failed to compile (no ptrace here, say) is not tried
+	// at every start: the reason stays in <key>.err for the operator.
+	if b, err := os.ReadFile(key + ".err"); err == nil {
+		return nil, errors.New(string(b))
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// One start compiles; the others of a burst wait and read its result.
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return nil, fmt.Errorf("locking the seccomp cache: %w", err)
+	}
+	if b, err := os.ReadFile(path); err == nil && validProgram(b) == nil {
+		return b, nil
+	}
+	b, err := compileSeccomp(profile)
+	if err != nil {
+		_ = atomicfile.WriteFile(key+".err", []byte(err.Error()), 0o600)
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("caching the seccomp filter: %w", err)
+	}
+	return b, nil
+}
+
+// seccompKey names a compiled profile.
+func seccompKey(profile []byte) string {
+	major, minor, micro := seccomp.Version()
+	h := sha256.New()
+	fmt.Fprintf(h, "%s libseccomp %d.%d.%d libcontainer %s\n", runtime.GOARCH, major, minor, micro, libcontainerVersion())
+	h.Write(profile)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// libcontainerVersion is the version of runc's module this binary was built
+// with, as its build information records it.
+func libcontainerVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, d := range bi.Deps {
+		if d.Path == "github.com/opencontainers/runc" {
+			if d.Replace != nil {
+				d = d.Replace
+			}
+			return d.Version + " " + d.Sum
+		}
+	}
+	return "unknown"
+}
+
+// validProgram checks that b holds a filter the kernel can take.
+func validProgram(b []byte) error {
+	const size = int(unsafe.Sizeof(unix.SockFilter{}))
+	if len(b) == 0 || len(b)%size != 0 || len(b)/size > 4096 {
+		return fmt.Errorf("a seccomp filter of %d bytes is not 1 to 4096 instructions", len(b))
+	}
+	return nil
+}
+
+// compileSeccomp has a child process (this binary as "init", see
+// compileMain) load the profile with libcontainer's InitSeccomp, and reads
+// the filter the kernel installed back from it.
+func compileSeccomp(profile []byte) (_ []byte, retErr error) {
+	// The thread that attaches with ptrace must be the one that reads.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cmd := exec.Command("/proc/self/exe", "init")
+	cmd.Env = []string{compileEnv + "=1"}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
+	}
+	timer := time.AfterFunc(compileTimeout, func() { _ = cmd.Process.Kill() })
+	defer func() {
+		timer.Stop()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if retErr != nil && stderr.Len() > 0 {
+			retErr = fmt.Errorf("%w (%s)", retErr, strings.TrimSpace(stderr.String()))
+		}
+	}()
+	if _, err := stdin.Write(profile); err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %w", err)
+	}
+	// stdin stays open: the child waits for its end before it exits.
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: the child ended: %w", err)
+	}
+	tid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		return nil, fmt.Errorf("compiling the seccomp filter: %s", strings.TrimSpace(line))
+	}
+	return LoadedSeccomp(tid)
+}
+
+// LoadedSeccomp returns the newest seccomp filter of thread tid (another
+// process's; a container's init is its process ID), as the kernel holds it:
+// struct sock_filter[] in the machine's byte order. It needs
+// CAP_SYS_ADMIN, and stops the thread for as long as it reads.
+func LoadedSeccomp(tid int) ([]byte, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.PtraceAttach(tid); err != nil {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: ptrace: %w", tid, err)
+	}
+	defer unix.PtraceDetach(tid)
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: wait: %w", tid, err)
+	}
+	n, _, errno := unix.Syscall6(unix.SYS_PTRACE, ptraceSeccompGetFilter, uintptr(tid), 0, 0, 0, 0)
+	if errno != 0 {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: PTRACE_SECCOMP_GET_FILTER: %w", tid, errno)
+	}
+	if n == 0 || n > 4096 {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: %d instructions", tid, n)
+	}
+	prog := make([]unix.SockFilter, n)
+	if _, _, errno := unix.Syscall6(unix.SYS_PTRACE, ptraceSeccompGetFilter, uintptr(tid), 0, uintptr(unsafe.Pointer(&prog[0])), 0, 0); errno != 0 {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: PTRACE_SECCOMP_GET_FILTER: %w", tid, errno)
+	}
+	b := make([]byte, 0, len(prog)*8)
+	for _, in := range prog {
+		b = binary.NativeEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.NativeEndian.AppendUint32(b, in.K)
+	}
+	return b, nil
+}
+
+// compileMain is the child of compileSeccomp: it loads the profile on its
+// stdin with libcontainer's InitSeccomp into its main thread, writes that
+// thread's ID and waits for its stdin to end.
+func compileMain() {
+	runtime.LockOSThread()
+	fail := func(err error) {
+		fmt.Fprintf(os.Stdout, "%v\n", err)
+		os.Exit(1)
+	}
+	var cfg configs.Seccomp
+	if err := json.NewDecoder(os.Stdin).Decode(&cfg); err != nil {
+		fail(fmt.Errorf("decoding the profile: %w", err))
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fail(err)
+	}
+	tid := unix.Gettid()
+	if _, err := seccomp.InitSeccomp(&cfg); err != nil {
+		fail(err)
+	}
+	fmt.Fprintf(os.Stdout, "%d\n", tid)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	os.Exit(0)
+}
+
+// execHelper is what one start through corral-exec holds: the files the
+// container's init inherits and the read end of the status pipe.
+type execHelper struct {
+	files  []*os.File // fds 3, 4, 5 of the init: the helper, the filter, the status pipe
+	status *os.File
+}
+
+// prepareExecHelper sets p up to execute corral-exec (a sealed copy of
+// helper), which loads the filter prog with flags and executes p's command.
+func prepareExecHelper(p *libcontainer.Process, helper string, prog []byte, flags uint, tmpDir string) (_ *execHelper, retErr error) {
+	h := &execHelper{}
+	defer func() {
+		if retErr != nil {
+			h.close()
+		}
+	}()
+	f, err := os.Open(helper)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	// A sealed copy: nothing in the container can reach the host's file
+	// through /proc/<pid>/exe (CVE-2019-5736).
+	sealed, err := exeseal.CloneBinary(f, info.Size(), ExecHelperName, tmpDir)
+	if err != nil {
+		return nil, fmt.Errorf("copying %s: %w", helper, err)
+	}
+	h.files = append(h.files, sealed)
+	filterR, filterW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	h.files = append(h.files, filterR)
+	// At most 32 KiB, within a pipe's buffer.
+	_, err = filterW.Write(prog)
+	filterW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("passing the seccomp filter: %w", err)
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	h.status = statusR
+	h.files = append(h.files, statusW)
+	p.ExtraFiles = h.files
+	p.Args = append([]string{"/proc/self/fd/3", strconv.FormatUint(uint64(flags), 10)}, p.Args...)
+	return h, nil
+}
+
+// started closes this process's copies of the init's files.
+func (h *execHelper) started() {
+	closeAll(h.files...)
+	h.files = nil
+}
+
+// wait waits until corral-exec has executed the command, and returns its
+// error when it could not. The init ending early reads the same as success:
+// Wait reports how it ended.
+func (h *execHelper) wait() error {
+	_ = h.status.SetReadDeadline(time.Now().Add(execStatusWait))
+	// A deadline that passes means a slow start, not a failed one.
+	msg, _ := io.ReadAll(h.status)
+	if len(msg) > 0 {
+		return errors.New(string(msg))
+	}
+	return nil
+}
+
+func (h *execHelper) close() {
+	closeAll(h.files...)
+	closeAll(h.status)
+}

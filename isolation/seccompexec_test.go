@@ -1,0 +1,268 @@
+package isolation
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// execHelperDir holds corral-exec, built once for the package's tests
+// (TestMain removes it).
+var execHelperDir string
+
+var buildExecHelper = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "corral-exec-")
+	if err != nil {
+		return "", err
+	}
+	execHelperDir = dir
+	p := filepath.Join(dir, ExecHelperName)
+	if out, err := exec.Command("go", "build", "-o", p, "corral/isolation/corral-exec").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, out)
+	}
+	return p, nil
+})
+
+// execHelper returns corral-exec's path, built for the test binary.
+func execHelperPath(t *testing.T) string {
+	t.Helper()
+	p, err := buildExecHelper()
+	if err != nil {
+		t.Fatalf("building corral-exec: %v", err)
+	}
+	return p
+}
+
+// startSleeper starts a container that sleeps, through corral-exec or not,
+// and returns its init's pid once it runs the sleep.
+func (e *testEnv) startSleeper(t *testing.T, id string, helper string) int {
+	t.Helper()
+	e.rt.execHelper = helper
+	s := e.spec(id, "")
+	s.Args = []string{"/bin/sleep", "600"}
+	c := e.start(t, s)
+	checkLoader(t, c, helper != "")
+	pid := c.Pid()
+	waitFor(t, 5*time.Second, id+" to run sleep", func() bool {
+		exe, _ := os.Readlink(procExe(pid))
+		return strings.HasSuffix(exe, "/sleep")
+	})
+	return pid
+}
+
+// checkLoader fails t unless c's filter was loaded by corral-exec (viaHelper)
+// or by libcontainer's init: in the first case libcontainer's own config
+// holds no profile.
+func checkLoader(t *testing.T, c *Container, viaHelper bool) {
+	t.Helper()
+	if byInit := c.lc.Config().Seccomp != nil; byInit == viaHelper {
+		t.Fatalf("container %s: libcontainer's init loads the filter: %v, want %v", c.ID(), byInit, !viaHelper)
+	}
+}
+
+// TestPrecompiledSeccompIsLibcontainers: a container whose filter
+// corral-exec loads runs under the program libcontainer's init loads when it
+// compiles the profile itself, both read back from the kernel, and that
+// program is what the cache holds. The init orders the blocks of its
+// -ENOSYS stub by a Go map's iteration, so two of its own starts can differ
+// in order; the programs must then give the same answer to every system
+// call of every architecture.
+func TestPrecompiledSeccompIsLibcontainers(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	byInit, err := LoadedSeccomp(e.startSleeper(t, "by-init", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHelper, err := LoadedSeccomp(e.startSleeper(t, "by-helper", execHelperPath(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byInit) < 100*8 {
+		t.Fatalf("libcontainer's init loaded %d instructions; Docker's profile is hundreds", len(byInit)/8)
+	}
+	if len(byHelper) != len(byInit) {
+		t.Errorf("corral-exec loaded %d instructions, libcontainer's init %d", len(byHelper)/8, len(byInit)/8)
+	}
+	sameVerdicts(t, byInit, byHelper)
+	cached, _ := filepath.Glob(filepath.Join(e.root, seccompCacheDir, "*.bpf"))
+	if len(cached) != 1 {
+		t.Fatalf("cache holds %v, want one compiled profile", cached)
+	}
+	if b, _ := os.ReadFile(cached[0]); !bytes.Equal(b, byHelper) {
+		t.Errorf("the program corral-exec loaded is not the cached one")
+	}
+}
+
+// sameVerdicts runs two seccomp filters over every system call number
+// below 1024 of amd64, i386, x32 and an architecture neither names, with
+// arguments that select among a rule's conditions (clone's namespace
+// flags, personality's values, socket's families), and fails t where
+// their answers differ.
+func sameVerdicts(t *testing.T, want, got []byte) {
+	t.Helper()
+	vm := func(prog []byte) *bpf.VM {
+		raw := make([]bpf.RawInstruction, len(prog)/8)
+		for i := range raw {
+			in := prog[i*8:]
+			raw[i] = bpf.RawInstruction{Op: binary.NativeEndian.Uint16(in), Jt: in[2], Jf: in[3], K: binary.NativeEndian.Uint32(in[4:])}
+		}
+		insns, ok := bpf.Disassemble(raw)
+		if !ok {
+			t.Fatalf("a filter holds an instruction x/net/bpf cannot run")
+		}
+		v, err := bpf.NewVM(insns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	wantVM, gotVM := vm(want), vm(got)
+	const (
+		auditAMD64 = 0xc000003e
+		auditI386  = 0x40000003
+		auditARM64 = 0xc00000b7
+	)
+	archs := []struct {
+		audit uint32
+		base  uint32
+	}{{auditAMD64, 0}, {auditAMD64, x32Syscall}, {auditI386, 0}, {auditARM64, 0}}
+	args := []uint64{0, 1, 2, 8, 10, 0x10, 0x20008, 0x7e020000, 0xffffffff, 0xffffffffffffffff}
+	// seccomp_data in this machine's byte order, each 32-bit word then
+	// turned big-endian, which is how x/net/bpf loads words.
+	data := func(nr, arch uint32, a uint64) []byte {
+		d := make([]byte, 64)
+		binary.NativeEndian.PutUint32(d[0:], nr)
+		binary.NativeEndian.PutUint32(d[4:], arch)
+		for i := range 6 {
+			binary.NativeEndian.PutUint64(d[16+8*i:], a)
+		}
+		for i := 0; i < 64; i += 4 {
+			binary.BigEndian.PutUint32(d[i:], binary.NativeEndian.Uint32(d[i:]))
+		}
+		return d
+	}
+	differ := 0
+	for _, arch := range archs {
+		for nr := uint32(0); nr < 1024; nr++ {
+			for _, a := range args {
+				in := data(arch.base|nr, arch.audit, a)
+				w, err1 := wantVM.Run(in)
+				g, err2 := gotVM.Run(in)
+				if err1 != nil || err2 != nil {
+					t.Fatalf("running the filters: %v, %v", err1, err2)
+				}
+				if w != g && differ < 10 {
+					t.Errorf("arch %#x syscall %d args %#x: libcontainer's init answers %#x, corral-exec's filter %#x", arch.audit, arch.base|nr, a, w, g)
+				}
+				if w != g {
+					differ++
+				}
+			}
+		}
+	}
+	if differ > 0 {
+		t.Errorf("%d answers differ", differ)
+	}
+}
+
+// TestExecHelperLikeInit: what a task sees, and how a command that is not
+// there fails, is the same whichever way its filter is loaded: no file
+// descriptor of corral-exec's is left to the command.
+func TestExecHelperLikeInit(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	const script = `ls /proc/$$/fd | tr '\n' ' '; echo; grep -E '^(Seccomp|NoNewPrivs|CapEff|Speculation_Store_Bypass):' /proc/$$/status; cat /proc/$$/cmdline | tr '\0' ' '`
+	var outs []string
+	var errs []string
+	for _, helper := range []string{"", execHelperPath(t)} {
+		e.rt.execHelper = helper
+		id := map[bool]string{true: "helper", false: "init"}[helper != ""]
+		if err := os.Remove(filepath.Join(e.sandbox, "stdout")); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		c := e.start(t, e.spec(id, script))
+		checkLoader(t, c, helper != "")
+		st, err := c.Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := e.output(t, "stdout")
+		if st != (ExitStatus{}) {
+			t.Fatalf("%s: status %+v, stderr %q", id, st, e.output(t, "stderr"))
+		}
+		outs = append(outs, out)
+
+		s := e.spec(id+"-missing", "")
+		s.Args = []string{"no-such-command", "x"}
+		_, err = e.rt.Start(s)
+		if err == nil {
+			t.Fatalf("%s: starting a command that does not exist succeeded", id)
+		}
+		errs = append(errs, err.Error())
+		checkGone(t, e, s.ID)
+	}
+	if outs[0] != outs[1] {
+		t.Errorf("the task sees\n%s\nunder libcontainer's init, and\n%s\nunder corral-exec", outs[0], outs[1])
+	}
+	if !strings.HasPrefix(outs[1], "0 1 2 \nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n") {
+		t.Errorf("under corral-exec the task sees %q, want fds 0 1 2 only, a filter and no_new_privs", outs[1])
+	}
+	for _, err := range errs {
+		if !strings.Contains(err, `exec: "no-such-command": executable file not found in $PATH`) {
+			t.Errorf("start error %q, want LookPath's", err)
+		}
+	}
+}
+
+// TestSeccompFlags: corral-exec passes seccomp(2) the flags libcontainer's
+// init would (Docker's profile gets SPEC_ALLOW from specconv, as runc's
+// containers do), and a filter it could not load the same way is left to
+// the init.
+func TestSeccompFlags(t *testing.T) {
+	cfg, err := containerConfig(&Spec{ID: "flags", HostRoot: true, Args: []string{"/bin/true"}}, cgroupMode{unified: true}, filepath.Join(t.TempDir(), hostRootDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := uint(0)
+	if slices.Contains(cfg.Seccomp.Flags, specs.LinuxSeccompFlagSpecAllow) {
+		want = unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+	}
+	if got, ok := seccompFlags(cfg.Seccomp); !ok || got != want {
+		t.Errorf("Docker's profile (flags %v): seccompFlags = %#x, %v; want %#x, true", cfg.Seccomp.Flags, got, ok, want)
+	}
+	for _, tt := range []struct {
+		name  string
+		cfg   configs.Seccomp
+		flags uint
+		ok    bool
+	}{
+		{"none", configs.Seccomp{DefaultAction: configs.Allow}, 0, true},
+		{"log and tsync", configs.Seccomp{DefaultAction: configs.Allow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, "SECCOMP_FILTER_FLAG_TSYNC"}}, unix.SECCOMP_FILTER_FLAG_LOG, true},
+		{"wait killable", configs.Seccomp{DefaultAction: configs.Allow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}}, unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, true},
+		{"unknown flag", configs.Seccomp{DefaultAction: configs.Allow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NEW"}}, 0, false},
+		{"notify", configs.Seccomp{DefaultAction: configs.Allow, Syscalls: []*configs.Syscall{{Name: "mkdir", Action: configs.Notify}}}, 0, false},
+		{"listener", configs.Seccomp{DefaultAction: configs.Allow, ListenerPath: "/run/agent.sock"}, 0, false},
+	} {
+		if flags, ok := seccompFlags(&tt.cfg); flags != tt.flags || ok != tt.ok {
+			t.Errorf("%s: seccompFlags = %#x, %v; want %#x, %v", tt.name, flags, ok, tt.flags, tt.ok)
+		}
+	}
+}
