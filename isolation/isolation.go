@@ -15,7 +15,9 @@
 // should pin its main goroutine to the main thread (see Init), and must be
 // built with cgo (libcontainer's nsenter runs as a C constructor) and, to
 // filter system calls, with the "seccomp" build tag and libseccomp
-// (SeccompSupported).
+// (SeccompSupported). With corral-exec (ExecHelperName) installed next to
+// it, containers load a filter compiled once per profile rather than
+// compiling it at every start (seccompexec.go).
 package isolation
 
 import (

@@ -3,7 +3,9 @@ package isolation
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,5 +266,46 @@ func TestSeccompFlags(t *testing.T) {
 		if flags, ok := seccompFlags(&tt.cfg); flags != tt.flags || ok != tt.ok {
 			t.Errorf("%s: seccompFlags = %#x, %v; want %#x, %v", tt.name, flags, ok, tt.flags, tt.ok)
 		}
+	}
+}
+
+// TestSealHelper: the file a container's init executes as corral-exec
+// cannot be opened for writing through its /proc magic link, which is how
+// a container would reach it (/proc/<pid>/exe), and executes.
+func TestSealHelper(t *testing.T) {
+	requireRoot(t)
+	helper := execHelperPath(t)
+	f, err := sealHelper(helper, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	link := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if w, err := os.OpenFile(link, os.O_WRONLY, 0); err == nil {
+		w.Close()
+		t.Fatalf("opened the sealed corral-exec for writing")
+	} else if runningKernel().atLeast(kernelVersion{5, 12}) && !errors.Is(err, unix.EROFS) {
+		// mount_setattr is there: a read-only mount, not a copy.
+		t.Errorf("opening the sealed corral-exec for writing: %v, want EROFS", err)
+	} else if !errors.Is(err, unix.EROFS) && !errors.Is(err, unix.EPERM) {
+		t.Errorf("opening the sealed corral-exec for writing: %v, want EROFS or EPERM", err)
+	}
+	// Without arguments it says how to use it, on its status fd (5).
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// As the init does: fd 3 is corral-exec.
+	cmd := exec.Command("/proc/self/fd/3")
+	cmd.ExtraFiles = []*os.File{f, nil, w}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("executing the sealed corral-exec: %v", err)
+	}
+	w.Close()
+	msg, _ := io.ReadAll(r)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || !strings.Contains(string(msg), "usage") {
+		t.Errorf("corral-exec without arguments: %v, status %q; want exit 127 and its usage", err, msg)
 	}
 }

@@ -112,9 +112,10 @@ func runLink(t *testing.T, cfg masterlink.Config) *masterlink.Link {
 func TestMesosPortCredentials(t *testing.T) {
 	p, _ := startLogged(t, "--http-credentials", "admin:s3cr:et")
 	base := "http://" + p.addr()
+	// /master/state answers before the election is over, without a leader.
 	waitFor(t, 10*time.Second, "the master to lead", func() bool {
-		code, _, _ := request(t, noRedirect, "GET", base+"/master/state", "", "admin", "s3cr:et")
-		return code == http.StatusOK
+		code, _, body := request(t, noRedirect, "GET", base+"/master/state", "", "admin", "s3cr:et")
+		return code == http.StatusOK && strings.Contains(body, `"leader":"master@`)
 	})
 	for _, tc := range []struct{ method, path, body string }{
 		{"GET", "/master/state", ""},
