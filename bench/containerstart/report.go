@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -55,7 +57,7 @@ func writeReport(w io.Writer, info reportInfo, results []*result) error {
 		fmt.Fprintf(&b, " Shim (and container init) binary: %s.", info.cfg.ShimBinary)
 	}
 	if info.cfg.Seccomp {
-		b.WriteString(" Seccomp: Docker's default profile in every runtime.")
+		b.WriteString(" Seccomp: Docker's default profile in every runtime; " + filterLoader(info.cfg.ShimBinary) + ".")
 	} else {
 		b.WriteString(" No seccomp filter.")
 	}
@@ -185,4 +187,17 @@ func cgroupLayout() string {
 		return "hybrid (v1 controllers + /sys/fs/cgroup/unified)"
 	}
 	return "v1"
+}
+
+// filterLoader says how the shim's containers get their seccomp filter:
+// from corral-exec when it lies next to the shim's binary (the in-process
+// runtime looks next to this binary), else compiled by each init.
+func filterLoader(shimBinary string) string {
+	if shimBinary == "" {
+		shimBinary, _ = os.Executable()
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(shimBinary), isolation.ExecHelperName)); err == nil {
+		return "the shim's containers load it compiled once, through " + isolation.ExecHelperName
+	}
+	return "each container's init compiles it (no " + isolation.ExecHelperName + " beside the shim)"
 }
