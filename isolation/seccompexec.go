@@ -60,8 +60,12 @@ const seccompCacheDir = "@seccomp"
 // filter (compileMain) instead of running libcontainer's init.
 const compileEnv = "_CORRAL_SECCOMP_COMPILE"
 
-// compileTimeout bounds the child that compiles a filter.
-const compileTimeout = 30 * time.Second
+// compileTimeout bounds the child that compiles a filter, and
+// compileRetry is how long after a failed compile the next is tried.
+const (
+	compileTimeout = 30 * time.Second
+	compileRetry   = 10 * time.Minute
+)
 
 // execStatusWait bounds how long Start waits for corral-exec to execute
 // the command once the init has executed corral-exec.
@@ -117,8 +121,8 @@ func seccompFlags(cfg *configs.Seccomp) (flags uint, ok bool) {
 // seccompProgram returns the filter libcontainer's init would load for cfg,
 // compiling it on the first call for a profile and reading it from the
 // cache under the runtime's root afterwards. The cache's key covers the
-// profile, the architecture, libseccomp's version and libcontainer's, so an
-// upgrade compiles anew.
+// profile, the architecture, the kernel's release, libseccomp's version and
+// libcontainer's, so an upgrade compiles anew.
 func (r *Runtime) seccompProgram(cfg *configs.Seccomp) ([]byte, error) {
 	profile, err := json.Marshal(cfg)
 	if err != nil {
@@ -131,8 +135,10 @@ func (r *Runtime) seccompProgram(cfg *configs.Seccomp) ([]byte, error) {
 		return b, nil
 	}
 	// A profile that failed to compile (no ptrace here, say) is not tried
-	// at every start: the reason stays in <key>.err for the operator.
-	if b, err := os.ReadFile(key + ".err"); err == nil {
+	// again at every start: the reason stays in <key>.err for the operator,
+	// and for compileRetry the init compiles the filter itself.
+	if info, err := os.Stat(key + ".err"); err == nil && time.Since(info.ModTime()) < compileRetry {
+		b, _ := os.ReadFile(key + ".err")
 		return nil, errors.New(string(b))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -161,11 +167,14 @@ func (r *Runtime) seccompProgram(cfg *configs.Seccomp) ([]byte, error) {
 	return b, nil
 }
 
-// seccompKey names a compiled profile.
+// seccompKey names a compiled profile. libseccomp asks the kernel what it
+// supports (its API level), so the kernel's release is part of the key.
 func seccompKey(profile []byte) string {
 	major, minor, micro := seccomp.Version()
+	var u unix.Utsname
+	_ = unix.Uname(&u)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s libseccomp %d.%d.%d libcontainer %s\n", runtime.GOARCH, major, minor, micro, libcontainerVersion())
+	fmt.Fprintf(h, "%s kernel %s libseccomp %d.%d.%d libcontainer %s\n", runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, libcontainerVersion())
 	h.Write(profile)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -240,14 +249,14 @@ func compileSeccomp(profile []byte) (_ []byte, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiling the seccomp filter: %s", strings.TrimSpace(line))
 	}
-	return LoadedSeccomp(tid)
+	return loadedSeccomp(tid)
 }
 
-// LoadedSeccomp returns the newest seccomp filter of thread tid (another
+// loadedSeccomp returns the newest seccomp filter of thread tid (another
 // process's; a container's init is its process ID), as the kernel holds it:
 // struct sock_filter[] in the machine's byte order. It needs
 // CAP_SYS_ADMIN, and stops the thread for as long as it reads.
-func LoadedSeccomp(tid int) ([]byte, error) {
+func loadedSeccomp(tid int) ([]byte, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	if err := unix.PtraceAttach(tid); err != nil {

@@ -87,11 +87,11 @@ func TestPrecompiledSeccompIsLibcontainers(t *testing.T) {
 	if !SeccompSupported {
 		t.Skip("built without the seccomp tag")
 	}
-	byInit, err := LoadedSeccomp(e.startSleeper(t, "by-init", ""))
+	byInit, err := loadedSeccomp(e.startSleeper(t, "by-init", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
-	byHelper, err := LoadedSeccomp(e.startSleeper(t, "by-helper", execHelperPath(t)))
+	byHelper, err := loadedSeccomp(e.startSleeper(t, "by-helper", execHelperPath(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,5 +307,41 @@ func TestSealHelper(t *testing.T) {
 	err = cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || !strings.Contains(string(msg), "usage") {
 		t.Errorf("corral-exec without arguments: %v, status %q; want exit 127 and its usage", err, msg)
+	}
+}
+
+// TestSeccompCompileFailure: a profile that does not compile leaves its
+// reason in <key>.err, is not compiled again at each start, and is tried
+// again once compileRetry has passed.
+func TestSeccompCompileFailure(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	bad := &configs.Seccomp{DefaultAction: configs.Action(99)}
+	_, err := e.rt.seccompProgram(bad)
+	if err == nil || !strings.Contains(err.Error(), "invalid default action") {
+		t.Fatalf("compiling a profile with an invalid default action: %v, want libcontainer's error", err)
+	}
+	marks, _ := filepath.Glob(filepath.Join(e.root, seccompCacheDir, "*.err"))
+	if len(marks) != 1 {
+		t.Fatalf("failure marks %v, want one", marks)
+	}
+	before, _ := os.Stat(marks[0])
+	if _, err2 := e.rt.seccompProgram(bad); err2 == nil || err2.Error() != err.Error() {
+		t.Errorf("second try: %v, want the kept reason %v", err2, err)
+	}
+	if after, _ := os.Stat(marks[0]); !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the second try compiled again")
+	}
+	old := time.Now().Add(-compileRetry - time.Minute)
+	if err := os.Chtimes(marks[0], old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rt.seccompProgram(bad); err == nil {
+		t.Fatal("compiled an invalid profile")
+	}
+	if after, _ := os.Stat(marks[0]); !after.ModTime().After(old) {
+		t.Errorf("after compileRetry the profile was not compiled again")
 	}
 }

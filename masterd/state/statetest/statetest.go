@@ -17,16 +17,34 @@ import (
 	"corral/masterd/state"
 )
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+// FreePort returns a loopback TCP port that was free a moment ago, and
+// never the same port twice in one test binary: the kernel can give a
+// port it just gave again, before the daemon it was picked for has bound
+// it (two masters of a test once got the same --listen port).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		givenMu.Lock()
+		seen := given[port]
+		given[port] = true
+		givenMu.Unlock()
+		if !seen {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// given holds the ports FreePort handed out.
+var (
+	givenMu sync.Mutex
+	given   = map[int]bool{}
+)
 
 // Config returns an embedded etcd config on free loopback ports.
 func Config(t testing.TB) state.Config {
