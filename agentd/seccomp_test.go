@@ -49,6 +49,11 @@ func TestSeccompLabel(t *testing.T) {
 	if got := readFile(t, filepath.Join(box, "seccomp.txt")); got != "Seccomp:\t2" {
 		t.Errorf("default task: %q, want Seccomp: 2 (filtered)", got)
 	}
+	// With corral-exec installed next to agentd, the filter was compiled
+	// once, into the containers' root, not by the task's init.
+	if compiled, _ := filepath.Glob(filepath.Join(work, "containers", "@seccomp", "*.bpf")); len(compiled) != 1 {
+		t.Errorf("compiled filters %v, want Docker's profile compiled once", compiled)
+	}
 	if got := readFile(t, filepath.Join(box, "unshare.txt")); got != "unshare: unshare(0x10000000): Operation not permitted" {
 		t.Errorf("default task's unshare -U: %q, want EPERM", got)
 	}
