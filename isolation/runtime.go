@@ -93,6 +93,20 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	// The child holds its own copies once started.
 	defer closeAll(stdout, stderr)
 
+	// The filter, compiled once per profile, is loaded by corral-exec in
+	// place of libcontainer's init compiling it anew; any trouble on that
+	// way leaves it to the init, which compiles it as it always did.
+	var prog []byte
+	var flags uint
+	if cfg.Seccomp != nil && r.execHelper != "" {
+		if f, ok := seccompFlags(cfg.Seccomp); ok {
+			if b, err := r.seccompProgram(cfg.Seccomp); err == nil {
+				prog, flags = b, f
+				cfg.Seccomp = nil
+			}
+		}
+	}
+
 	// The container's init prepares the container (mounts, pivot_root,
 	// the seccomp filter) inside the task's cgroup. Under the CFS quota of a
 	// small task (cpus 0.01: 1 ms per 100 ms period) that takes the better
@@ -100,19 +114,6 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	// descriptors, the execve of a multi-threaded Go process) overrun 1 ms
 	// and wait out a period, so the quota is set once init has executed the
 	// task's command.
-	// The filter, compiled once per profile, is loaded by corral-exec in
-	// place of libcontainer's init compiling it anew; any trouble on that
-	// way leaves it to the init, which compiles it as it always did.
-	var prog []byte
-	var flags uint
-	if cfg.Seccomp != nil && r.execHelper != "" {
-		var ok bool
-		if flags, ok = seccompFlags(cfg.Seccomp); ok {
-			if prog, err = r.seccompProgram(cfg.Seccomp); err == nil {
-				cfg.Seccomp = nil
-			}
-		}
-	}
 	limited := *cfg
 	limited.Cgroups = new(*cfg.Cgroups)
 	limited.Cgroups.Resources = new(*cfg.Cgroups.Resources)

@@ -14,8 +14,9 @@ package isolation
 // The filter is not rebuilt from the profile by other code: a child process
 // has libcontainer's seccomp.InitSeccomp load the profile into one of its
 // threads, and this process reads the kernel's copy of it back with
-// PTRACE_SECCOMP_GET_FILTER. A container started either way runs under the
-// same program (TestPrecompiledSeccompIsLibcontainers).
+// PTRACE_SECCOMP_GET_FILTER. A container started either way runs under a
+// filter that answers every system call alike
+// (TestPrecompiledSeccompIsLibcontainers).
 
 import (
 	"bufio"

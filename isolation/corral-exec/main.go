@@ -2,16 +2,17 @@
 // time, and executes the task's command. It is the last step of a
 // container's start when package isolation found it next to the shim's
 // executable: libcontainer's init sets the container up (mounts,
-// no_new_privs, capabilities, user) and executes this program, from a sealed
-// copy, where it would otherwise compile the filter with libseccomp itself
-// (several ms of CPU per container) and execute the command. The filter is
-// the program that init would have loaded, to the byte (see
+// no_new_privs, capabilities, user) and executes this program where it
+// would otherwise compile the filter with libseccomp itself (several ms of
+// CPU per container) and execute the command. The filter is the program
+// libcontainer's own code compiled for the profile, once (see
 // isolation/seccompexec.go).
 //
 // It is started as `/proc/self/fd/3 <flags> <command> <args>...`, flags
 // being those of seccomp(2) in decimal, as the init would pass them, with
 //
-//	fd 3  this program (a sealed memfd); closed at once
+//	fd 3  this program, through a detached read-only mount of the
+//	      installed file (or a sealed copy in memory); closed at once
 //	fd 4  the filter: struct sock_filter[], as prctl(PR_SET_SECCOMP) takes it
 //	fd 5  the status pipe: an error is written there before exiting 127;
 //	      it is close-on-exec, so the shim reads end of file once the
