@@ -121,14 +121,24 @@ func TestUpdateFromAnotherAgentIgnored(t *testing.T) {
 // TestBurstOfUpdates: 300 tasks report TASK_RUNNING at once, more than
 // etcd takes in one transaction by default (128 operations, the store's
 // limits here), so the updates the framework writes together must be
-// split. Every update is applied and acknowledged, soon even with etcd
-// 20 ms away (written one transaction each, they took at least 6 s), and a
+// split. Every update is applied and acknowledged, the waiting ones
+// written together: far fewer write transactions than updates (counted by
+// etcd's revision; one each took at least 6 s with etcd 20 ms away), and a
 // framework restarted over the same store finds every instance running.
 func TestBurstOfUpdates(t *testing.T) {
 	const n, delay = 300, 20 * time.Millisecond
 	_, url := statetest.Start(t)
 	proxy := statetest.StartProxy(t, url)
-	store := state.NewStore(dial(t, proxy.URL))
+	cli := dial(t, proxy.URL)
+	store := state.NewStore(cli)
+	// Every transaction that writes moves etcd's revision by one.
+	revision := func() int64 {
+		resp, err := cli.Get(context.Background(), "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
 	m := &scriptedMaster{events: make(chan mesos.Event, n+16)}
 	cfg := framework.DefaultConfig()
 	cfg.MaxInstancesPerOffer = n
@@ -159,6 +169,7 @@ func TestBurstOfUpdates(t *testing.T) {
 		t.Fatalf("%d instances launched from the offer, want %d", len(ids), n)
 	}
 	proxy.SetDelay(delay)
+	before := revision()
 	start := time.Now()
 	for i, id := range ids {
 		m.events <- mesos.Event{Type: mesos.EventTypeUpdate, Update: &mesos.TaskStatus{
@@ -167,10 +178,13 @@ func TestBurstOfUpdates(t *testing.T) {
 	tstest.WaitFor(t, 2*n*delay, "every update acknowledged", func() bool {
 		return m.count(mesos.CallAcknowledge) >= n
 	})
-	if took, limit := time.Since(start), n*delay/2; took > limit {
-		t.Errorf("%d updates acknowledged in %v with etcd %v away, want under %v", n, took.Round(time.Millisecond), delay, limit)
-	}
+	took := time.Since(start)
 	proxy.SetDelay(0)
+	if writes := revision() - before; writes > n/4 {
+		t.Errorf("%d updates took %d etcd write transactions (%v with etcd %v away), want them batched: at most %d", n, writes, took.Round(time.Millisecond), delay, n/4)
+	} else {
+		t.Logf("%d updates: %d write transactions, %v with etcd %v away", n, writes, took.Round(time.Millisecond), delay)
+	}
 	acked := map[string]bool{}
 	m.mu.Lock()
 	for _, c := range m.calls {
