@@ -42,14 +42,15 @@ var (
 	agentdErr  error
 )
 
-// agentdBinary builds agentd once per test run, next to masterdBinary's
-// masterd so that TestMain removes both.
+// agentdBinary builds agentd once per test run, with corral-shim and
+// corral-exec beside it as installed, next to masterdBinary's masterd so
+// that TestMain removes them all.
 func agentdBinary(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Dir(masterdBinary(t))
 	agentdOnce.Do(func() {
 		agentdPath = filepath.Join(dir, "agentd")
-		if out, err := exec.Command("go", "build", "-o", agentdPath, "corral/agentd").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-o", dir+"/", "corral/agentd", "corral/agentd/corral-shim", "corral/isolation/corral-exec").CombinedOutput(); err != nil {
 			agentdErr = fmt.Errorf("go build agentd: %v\n%s", err, out)
 		}
 	})
