@@ -76,6 +76,9 @@ func run() error {
 		logMax     = flag.Int64("task-log-max-bytes", 10<<20, "cap of each task's stdout and stderr file; a full file rotates (0: no cap)")
 		logKeep    = flag.Int("task-log-keep", 5, "rotated stdout/stderr files kept per task")
 		maxStart   = flag.Int("max-starting-tasks", 2*runtime.NumCPU(), "tasks started at once; more wait their turn in TASK_STARTING (0: no bound)")
+		gcDelay    = flag.Duration("gc-delay", 7*24*time.Hour, "how long a completed task's sandbox stays with the disk empty, less as it fills (Mesos's --gc_delay); 0 keeps them all")
+		gcHeadroom = flag.Float64("gc-disk-headroom", 0.1, "share of the disk to keep free: a sandbox stays gc-delay × max(0, 1 - headroom - disk usage)")
+		diskWatch  = flag.Duration("disk-watch-interval", time.Minute, "how often disk usage is checked and old sandboxes removed")
 		minBackoff = flag.Duration("registration-backoff", 500*time.Millisecond, "first wait before reconnecting to the master (doubles up to 1 minute; at most 1s while a master answers)")
 		secretFile = flag.String("secret-file", "", "file holding the agents' shared secret (masterd --agent-secret-file), sent with every call to the master")
 		tlsCert    = flag.String("tls-cert", "", "PEM client certificate presented to masters that require one (masterd --tls-ca); needs --tls-key")
@@ -193,6 +196,7 @@ func run() error {
 			Fetch: fetch.DefaultConfig(), Poll: time.Second, MaxStarting: *maxStart,
 			LogMaxBytes: *logMax, LogKeep: *logKeep, Images: images, Network: nets,
 			Seccomp: seccompProfile, SeccompUnconfined: unconfined,
+			GCDelay: *gcDelay, GCDiskHeadroom: *gcHeadroom, DiskWatchInterval: *diskWatch,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
 		MinBackoff: *minBackoff, MaxBackoff: time.Minute, Secret: secret, TLS: masterTLS,

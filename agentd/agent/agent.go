@@ -177,9 +177,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer a.tasks.Wait()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); a.status.Run(ctx) }()
 	go func() { defer wg.Done(); a.link.Run(ctx) }()
+	go func() { defer wg.Done(); a.tasks.RunGC(ctx) }()
 	if a.ln != nil {
 		srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 		wg.Add(1)

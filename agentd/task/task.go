@@ -64,6 +64,12 @@ type Config struct {
 	// one. A task opts out alone with the mesos.LabelSeccomp label.
 	Seccomp           *specs.LinuxSeccomp
 	SeccompUnconfined bool
+	// GCDelay is how long a completed task's directory stays with the disk
+	// empty; less as it fills beyond GCDiskHeadroom (0 to 1), checked every
+	// DiskWatchInterval (gc.go). 0 keeps every directory.
+	GCDelay           time.Duration
+	GCDiskHeadroom    float64
+	DiskWatchInterval time.Duration
 }
 
 // Validate checks the configuration.
@@ -81,6 +87,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("invalid poll interval %v, must be > 0", c.Poll)
 	case c.MaxStarting < 0:
 		return fmt.Errorf("invalid --max-starting-tasks %d, must be >= 0", c.MaxStarting)
+	case c.GCDelay < 0:
+		return fmt.Errorf("invalid --gc-delay %v, must be >= 0", c.GCDelay)
+	case !(c.GCDiskHeadroom >= 0 && c.GCDiskHeadroom <= 1):
+		return fmt.Errorf("invalid --gc-disk-headroom %v, must be between 0 and 1", c.GCDiskHeadroom)
+	case c.GCDelay > 0 && c.DiskWatchInterval <= 0:
+		return fmt.Errorf("invalid --disk-watch-interval %v, must be > 0", c.DiskWatchInterval)
 	}
 	return nil
 }
