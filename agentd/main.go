@@ -84,6 +84,7 @@ func run() error {
 		tlsCert    = flag.String("tls-cert", "", "PEM client certificate presented to masters that require one (masterd --tls-ca); needs --tls-key")
 		tlsKey     = flag.String("tls-key", "", "PEM private key of --tls-cert")
 		tlsCA      = flag.String("tls-ca", "", "PEM CA certificates the masters' certificates are checked against; setting any --tls-* flag speaks HTTPS to the masters")
+		httpCreds  = flag.String("http-credentials", "", "user:password the agent's HTTP endpoint requires as basic auth (all but /health); the masters' /agent/<id>/ proxy comes in with --secret-file's secret instead. Empty: no authentication")
 
 		bridgeNet    = flag.String("bridge-network-name", network.DefaultBridgeNetwork, "network name that means container/bridge (Marathon's); other names are CNI networks")
 		bridgeName   = flag.String("bridge-name", network.DefaultBridgeName, "Linux bridge of container/bridge tasks")
@@ -199,7 +200,7 @@ func run() error {
 			GCDelay: *gcDelay, GCDiskHeadroom: *gcHeadroom, DiskWatchInterval: *diskWatch,
 		},
 		Status:     status.Config{MinBackoff: 10 * time.Second, MaxBackoff: 10 * time.Minute},
-		MinBackoff: *minBackoff, MaxBackoff: time.Minute, Secret: secret, TLS: masterTLS,
+		MinBackoff: *minBackoff, MaxBackoff: time.Minute, Secret: secret, TLS: masterTLS, HTTPCredentials: *httpCreds,
 	}, log)
 	if err != nil {
 		return err

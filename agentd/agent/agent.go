@@ -24,6 +24,7 @@ import (
 	"corral/agentd/status"
 	"corral/agentd/task"
 	"corral/atomicfile"
+	"corral/httpauth"
 	"corral/mesos"
 )
 
@@ -44,6 +45,11 @@ type Config struct {
 	// masterlink.Config).
 	Secret string
 	TLS    *tls.Config
+	// HTTPCredentials (user:password), when set, guard the agent's own
+	// HTTP endpoint but /health: a request needs them as basic auth, or
+	// Secret as a bearer token (how the masters' /agent/<id>/ proxy comes
+	// in).
+	HTTPCredentials string
 }
 
 // Agent is one agentd.
@@ -65,6 +71,9 @@ type Agent struct {
 // (the host rebooted) clears the previous incarnation: its tasks are gone
 // and the agent registers anew, as Mesos agents do.
 func New(cfg Config, log *slog.Logger) (*Agent, error) {
+	if err := httpauth.Check("--http-credentials", cfg.HTTPCredentials); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating --work-dir: %w", err)
 	}
@@ -105,6 +114,9 @@ func New(cfg Config, log *slog.Logger) (*Agent, error) {
 		}
 		a.ln = ln
 		info.Port = ln.Addr().(*net.TCPAddr).Port
+		if cfg.HTTPCredentials == "" {
+			log.Warn("the agent's HTTP endpoint is not authenticated: anyone who reaches it reads every task's sandbox (/files) and the agent's state; set --http-credentials (and --secret-file, for the masters' /agent/<id>/ proxy)", "addr", ln.Addr().String())
+		}
 	}
 	link, err := masterlink.New(masterlink.Config{
 		Masters: cfg.Masters, Info: info, Tasks: a.reportedTasks,
@@ -265,6 +277,20 @@ func (a *Agent) sendUpdate(ctx context.Context, frameworkID string, st mesos.Tas
 // /monitor/statistics (per-task cgroup usage, as the Mesos agent has it),
 // /metrics and /metrics/snapshot (metrics.go).
 func (a *Agent) handler() http.Handler {
+	mux := a.routes()
+	// Probes need no credentials; the masters bring the agents' secret.
+	open := func(r *http.Request) bool {
+		if r.URL.Path == "/health" {
+			return true
+		}
+		token, ok := httpauth.Bearer(r)
+		return ok && a.cfg.Secret != "" && httpauth.Equal(a.cfg.Secret, token)
+	}
+	return httpauth.Basic(a.cfg.HTTPCredentials, "mesos", open, mux)
+}
+
+// routes are the agent's endpoints.
+func (a *Agent) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", a.serveMetrics())
 	mux.HandleFunc("GET /metrics/snapshot", a.serveSnapshot)

@@ -20,6 +20,10 @@ type Agents interface {
 	// AgentAddr returns the agent's HTTP address (host:port, "" if it
 	// serves none), whether it is connected, and false if it is unknown.
 	AgentAddr(id string) (addr string, active, ok bool)
+	// AgentSecret is the agents' shared secret, "" if there is none: the
+	// proxy presents it as a bearer token, which an agent with
+	// --http-credentials takes from the masters.
+	AgentSecret() string
 }
 
 // Prefix is the path every proxied request starts with.
@@ -71,12 +75,17 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, agents Agents) {
 		writeMessage(w, http.StatusServiceUnavailable, fmt.Sprintf("agent %s serves no HTTP endpoint (started without --listen)", id))
 		return
 	}
+	secret := agents.AgentSecret()
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = &url.URL{Scheme: "http", Host: addr, Path: "/" + endpoint, RawQuery: pr.In.URL.RawQuery}
 			pr.Out.Host = addr
-			// The masters' credentials are not the agent's business.
+			// The masters' credentials are not the agent's business; the
+			// agents' secret is.
 			pr.Out.Header.Del("Authorization")
+			if secret != "" {
+				pr.Out.Header.Set("Authorization", "Bearer "+secret)
+			}
 			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()
 		},

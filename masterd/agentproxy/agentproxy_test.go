@@ -22,6 +22,16 @@ func (a agents) AgentAddr(id string) (string, bool, bool) {
 	return e.addr, e.active, ok
 }
 
+func (a agents) AgentSecret() string { return "" }
+
+// sharing are agents with a shared secret.
+type sharing struct {
+	agents
+	secret string
+}
+
+func (s sharing) AgentSecret() string { return s.secret }
+
 // TestServe forwards to a real agent-like server and answers what cannot
 // be forwarded with a message.
 func TestServe(t *testing.T) {
@@ -86,5 +96,25 @@ func TestServe(t *testing.T) {
 		if seen.Header.Get("Authorization") != "" {
 			t.Errorf("%s %s passed the master's credentials on to the agent", tt.method, tt.target)
 		}
+	}
+}
+
+// TestServeWithAgentSecret: where the agents share a secret, the proxy
+// comes in with it as a bearer token (an agent with --http-credentials
+// takes it), never with the client's credentials for the masters.
+func TestServeWithAgentSecret(t *testing.T) {
+	var auth string
+	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth = r.Header.Get("Authorization")
+		w.Write([]byte(`{}`))
+	}))
+	defer agent.Close()
+	known := sharing{agents{"S1": {strings.TrimPrefix(agent.URL, "http://"), true}}, "s3cret"}
+	r := httptest.NewRequest("GET", "/agent/S1/state", nil)
+	r.SetBasicAuth("admin", "secret")
+	w := httptest.NewRecorder()
+	agentproxy.New(time.Second).Serve(w, r, known)
+	if w.Code != 200 || auth != "Bearer s3cret" {
+		t.Errorf("GET /agent/S1/state = %d, the agent saw Authorization %q; want 200 and the agents' secret as a bearer token", w.Code, auth)
 	}
 }

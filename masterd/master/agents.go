@@ -393,6 +393,10 @@ func (m *Master) markUnreachable(id string, a *agent, now time.Time, why string)
 	m.persist(func(ctx context.Context) error { return m.store.Agents().Put(ctx, id, rec) })
 }
 
+// AgentSecret returns the agents' shared secret, "" when the agents do not
+// authenticate with one.
+func (m *Master) AgentSecret() string { return m.cfg.AgentSecret }
+
 // AgentAddr returns the HTTP address an agent registered with (host:port,
 // "" if it serves none), whether it is connected, and false if this
 // master does not know it.
