@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/httpauth"
 	"corral/marathon"
 )
 
@@ -64,10 +65,8 @@ func (c Config) Validate() error {
 			return fmt.Errorf("invalid Marathon URL %q, must be http(s)://host[:port]", u)
 		}
 	}
-	if c.Credentials != "" {
-		if u, p, ok := strings.Cut(c.Credentials, ":"); !ok || u == "" || p == "" {
-			return fmt.Errorf("invalid Marathon credentials, must be user:password")
-		}
+	if err := httpauth.Check("--marathon-credentials", c.Credentials); err != nil {
+		return err
 	}
 	if c.Resync <= 0 || c.FullReadInterval < 0 || c.RequestTimeout <= 0 || c.MaxBackoff <= 0 {
 		return fmt.Errorf("invalid watch timing: resync %v, full read interval %v, request timeout %v, max backoff %v; must be positive",

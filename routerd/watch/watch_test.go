@@ -249,8 +249,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{func(c *Config) { c.URLs = nil }, "no Marathon URL"},
 		{func(c *Config) { c.URLs = []string{"ftp://x"} }, `invalid Marathon URL "ftp://x"`},
-		{func(c *Config) { c.Credentials = "nopassword" }, "invalid Marathon credentials"},
-		{func(c *Config) { c.Credentials = ":p" }, "invalid Marathon credentials"},
+		{func(c *Config) { c.Credentials = "nopassword" }, "invalid --marathon-credentials, must be user:password"},
+		{func(c *Config) { c.Credentials = ":p" }, "invalid --marathon-credentials: empty user"},
 	} {
 		c := DefaultConfig()
 		tt.cfg(&c)
