@@ -64,6 +64,8 @@ func (m *Manager) RunGC(ctx context.Context) {
 // maxAge before now, and forgets them. Those of live tasks (with taskFile)
 // are never touched.
 func (m *Manager) collect(now time.Time, maxAge time.Duration, usage float64) {
+	m.emptyTrash() // what a crash left there, which could block a rename
+	defer m.emptyTrash()
 	entries, err := os.ReadDir(m.tasksDir())
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -82,7 +84,14 @@ func (m *Manager) collect(now time.Time, maxAge time.Duration, usage float64) {
 			continue // being retired, or recovered as live again
 		}
 		releaseRoot(&Task{dir: dir}) // an image task's overlay, if a crash left it mounted
-		if err := os.RemoveAll(dir); err != nil {
+		// Out of tasks/ in one step, then removed: a crash half way leaves
+		// a part in the trash, which the next pass empties, not a task
+		// directory without its completedFile.
+		if err := os.MkdirAll(m.trashDir(), 0o700); err != nil {
+			m.log.Warn("creating the garbage collector's trash", "err", err)
+			return
+		}
+		if err := os.Rename(dir, filepath.Join(m.trashDir(), e.Name())); err != nil {
 			m.log.Warn("removing a completed task's directory", "dir", dir, "err", err)
 			continue
 		}
@@ -106,6 +115,20 @@ func (m *Manager) collect(now time.Time, maxAge time.Duration, usage float64) {
 			delete(m.completed, fw)
 		} else {
 			m.completed[fw] = keep
+		}
+	}
+}
+
+// trashDir holds task directories being removed.
+func (m *Manager) trashDir() string { return filepath.Join(m.cfg.WorkDir, "gc") }
+
+// emptyTrash removes what collect moved to the trash, this time or before
+// a crash.
+func (m *Manager) emptyTrash() {
+	entries, _ := os.ReadDir(m.trashDir())
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(m.trashDir(), e.Name())); err != nil {
+			m.log.Warn("removing a collected task directory", "dir", e.Name(), "err", err)
 		}
 	}
 }

@@ -76,6 +76,17 @@ func TestCollect(t *testing.T) {
 		t.Errorf("the manager remembers %d completed tasks, want 1", remembered)
 	}
 
+	if trash, _ := os.ReadDir(m.trashDir()); len(trash) != 0 {
+		t.Errorf("the trash still holds %v", trash)
+	}
+	// What a crash left in the trash goes at the next pass.
+	left := filepath.Join(m.trashDir(), "half-removed", "sandbox")
+	os.MkdirAll(left, 0o755)
+	m.collect(now, 2*time.Hour, 0.5)
+	if _, err := os.Stat(filepath.Dir(left)); err == nil {
+		t.Errorf("a half-removed directory stayed in the trash")
+	}
+
 	// A full disk: everything retired goes at once.
 	m.collect(now, 0, 0.95)
 	if _, err := os.Stat(young); err == nil {
