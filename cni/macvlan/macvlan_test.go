@@ -448,6 +448,29 @@ func TestDel(t *testing.T) {
 	}
 }
 
+// TestDelReleasesAfterLinkGone checks the order DEL keeps although it runs
+// IPAM DEL while the kernel is still deleting the macvlan: when IPAM DEL
+// starts, the interface is already gone from the container's namespace.
+func TestDelReleasesAfterLinkGone(t *testing.T) {
+	f := newFixture(t)
+	read, logEnv := ipamLog(t)
+	conf := newConf("1.1.0", adapterName, f.dataDir, 77).bytes(t)
+	linksEnv := "CORRAL_TEST_IPAM_LINKS=" + nsPath(f.cont)
+	for i := range 5 {
+		f.add(f.cont, conf, logEnv, linksEnv)
+		if out, err := f.run("DEL", f.cont, conf, logEnv, linksEnv); err != nil {
+			t.Fatalf("DEL #%d: %v\n%s", i+1, err, out)
+		}
+		if got := reserved(t, f.dataDir); len(got) != 0 {
+			t.Fatalf("host-local still holds %v after DEL #%d", got, i+1)
+		}
+	}
+	want := strings.Repeat("ADD id-"+f.cont+" links=eth0,lo\nDEL id-"+f.cont+" links=lo\n", 5)
+	if got := strings.Join(read(), "\n") + "\n"; got != want {
+		t.Errorf("IPAM log (command, container, links in the container when IPAM ran):\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestAddRollback(t *testing.T) {
 	cases := []struct {
 		name string

@@ -55,7 +55,7 @@ func runAdapter() int {
 	if name := os.Getenv("CORRAL_TEST_IPAM_LOG"); name != "" {
 		f, err := os.OpenFile(name, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 		if err == nil {
-			fmt.Fprintf(f, "%s %s\n", cmd, os.Getenv("CNI_CONTAINERID"))
+			fmt.Fprintf(f, "%s %s%s\n", cmd, os.Getenv("CNI_CONTAINERID"), adapterLinks())
 			f.Close()
 		}
 	}
@@ -98,6 +98,36 @@ func runAdapter() int {
 		return 1
 	}
 	return 0
+}
+
+// adapterLinks is what the adapter logs, after the command, of the
+// container's links when $CORRAL_TEST_IPAM_LINKS names its namespace: " links=" and
+// their names, comma-separated, or the error that prevented listing them.
+func adapterLinks() string {
+	path := os.Getenv("CORRAL_TEST_IPAM_LINKS")
+	if path == "" {
+		return ""
+	}
+	h, err := netns.GetFromPath(path)
+	if err != nil {
+		return " links-error=" + err.Error()
+	}
+	defer h.Close()
+	nl, err := netlink.NewHandleAt(h)
+	if err != nil {
+		return " links-error=" + err.Error()
+	}
+	defer nl.Close()
+	links, err := retryDump(nl.LinkList)
+	if err != nil {
+		return " links-error=" + err.Error()
+	}
+	var names []string
+	for _, l := range links {
+		names = append(names, l.Attrs().Name)
+	}
+	slices.Sort(names)
+	return " links=" + strings.Join(names, ",")
 }
 
 var (

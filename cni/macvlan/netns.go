@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -131,4 +132,34 @@ func retryDump[T any](dump func() ([]T, error)) ([]T, error) {
 		}
 	}
 	return nil, err
+}
+
+// watchLinkGone returns a channel that is closed when the kernel announces
+// (RTM_DELLINK on RTNLGRP_LINK) that the link with index left the
+// container's namespace, and a function that stops watching. The
+// subscription is in place when it returns. If it cannot subscribe, or
+// loses the subscription's messages (ENOBUFS), the channel is never closed:
+// a caller must also wait on whatever else ends its wait.
+func (c *containerNS) watchLinkGone(index int) (gone <-chan struct{}, stop func()) {
+	ch := make(chan struct{})
+	s, err := nl.SubscribeAt(c.ns, netns.None(), unix.NETLINK_ROUTE, unix.RTNLGRP_LINK)
+	if err != nil {
+		return ch, func() {}
+	}
+	go func() {
+		for {
+			msgs, _, err := s.Receive()
+			if err != nil {
+				return // stopped, or messages lost
+			}
+			for _, m := range msgs {
+				if m.Header.Type == unix.RTM_DELLINK && len(m.Data) >= unix.SizeofIfInfomsg &&
+					int(nl.DeserializeIfInfomsg(m.Data).Index) == index {
+					close(ch)
+					return
+				}
+			}
+		}
+	}()
+	return ch, s.Close
 }
