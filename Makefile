@@ -80,6 +80,8 @@ bench: deps build
 	$(GO) run ./bench/proxybench -rounds 3
 	$(GO) run ./bench/dnsbench -runs 3
 
+# The cluster's welcome message suggests dig for the resolver.
+run: DEB_PKGS += bind9-dnsutils
 run: deps build
 	RUN_DIR=$(RUN_DIR) BIN=$(BIN) deploy/run-local.sh
 
