@@ -20,6 +20,7 @@ package isolation
 
 import (
 	"bufio"
+	"debug/elf"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -76,17 +77,42 @@ const execStatusWait = 10 * time.Second
 const ptraceSeccompGetFilter = 0x420c
 
 // findExecHelper returns ExecHelperName next to this process's executable,
-// or "" when it is not there.
+// or "" when it is not there or cannot run in a container.
 func findExecHelper() string {
 	self, err := os.Executable()
 	if err != nil {
 		return ""
 	}
 	p := filepath.Join(filepath.Dir(self), ExecHelperName)
-	if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() && info.Mode()&0o111 != 0 {
+	if usableExecHelper(p) == nil {
 		return p
 	}
 	return ""
+}
+
+// usableExecHelper checks that p is an executable that runs in any
+// container's root: a static ELF binary, which names no dynamic loader (a
+// build with cgo's external linking would, and every task would then fail
+// to start where the container's root lacks that loader).
+func usableExecHelper(p string) error {
+	info, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() || info.Mode()&0o111 == 0 {
+		return fmt.Errorf("%s is not an executable file", p)
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked; build it with CGO_ENABLED=0, as make does", p)
+		}
+	}
+	return nil
 }
 
 // seccompFlags returns the flags libcontainer's init would pass seccomp(2)

@@ -345,3 +345,24 @@ func TestSeccompCompileFailure(t *testing.T) {
 		t.Errorf("after compileRetry the profile was not compiled again")
 	}
 }
+
+// TestUsableExecHelper: only a static executable is taken as corral-exec:
+// a dynamically linked one would fail every task in a root without its
+// loader.
+func TestUsableExecHelper(t *testing.T) {
+	if err := usableExecHelper(execHelperPath(t)); err != nil {
+		t.Errorf("the corral-exec go build makes: %v", err)
+	}
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip(err)
+	}
+	if err := usableExecHelper(sh); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("a dynamically linked %s: %v, want it refused as such", sh, err)
+	}
+	notExec := filepath.Join(t.TempDir(), ExecHelperName)
+	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
+	if err := usableExecHelper(notExec); err == nil {
+		t.Errorf("a file that is not executable was taken")
+	}
+}
