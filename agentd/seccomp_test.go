@@ -11,6 +11,7 @@ import (
 	"corral/agentd/shim"
 	"corral/masterd/master/mastertest"
 	"corral/mesos"
+	"corral/tstest"
 )
 
 // seccompProbe records, in the sandbox, the task's seccomp mode and how a
@@ -54,6 +55,9 @@ func TestSeccompLabel(t *testing.T) {
 	if compiled, _ := filepath.Glob(filepath.Join(work, "containers", "@seccomp", "*.bpf")); len(compiled) != 1 {
 		t.Errorf("compiled filters %v, want Docker's profile compiled once", compiled)
 	}
+	if log := readFile(t, filepath.Join(work, "agentd.log")); strings.Contains(log, "install corral-exec") {
+		t.Errorf("agentd with corral-exec beside it warns that it is missing")
+	}
 	if got := readFile(t, filepath.Join(box, "unshare.txt")); got != "unshare: unshare(0x10000000): Operation not permitted" {
 		t.Errorf("default task's unshare -U: %q, want EPERM", got)
 	}
@@ -92,6 +96,23 @@ func TestSeccompFlag(t *testing.T) {
 		{"docker-format profile", agentdBinary(t), []string{"--seccomp-profile", badProfile}, `unknown field "archMap"`},
 		{"built without seccomp", noSeccomp, nil, "built without seccomp support"},
 	}
+	// An agentd installed without corral-exec says what it costs.
+	alone := filepath.Join(t.TempDir(), "agentd")
+	if b, err := os.ReadFile(agentdBinary(t)); err != nil || os.WriteFile(alone, b, 0o755) != nil {
+		t.Fatalf("copying agentd: %v", err)
+	}
+	cmd := exec.Command(alone, "--master", "127.0.0.1:1", "--work-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--isolation", "linux")
+	var out tstest.LockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	tstest.WaitFor(t, 10*time.Second, "agentd without corral-exec to warn", func() bool {
+		return strings.Contains(out.String(), "containers compile their seccomp filter at every start") && strings.Contains(out.String(), "corral-exec: no such file")
+	})
+
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"--master", "127.0.0.1:1", "--work-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--isolation", "linux"}, tt.flags...)

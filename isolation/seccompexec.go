@@ -83,11 +83,19 @@ func findExecHelper() string {
 	if err != nil {
 		return ""
 	}
-	p := filepath.Join(filepath.Dir(self), ExecHelperName)
-	if usableExecHelper(p) == nil {
-		return p
+	p, err := ExecHelper(self)
+	if err != nil {
+		return ""
 	}
-	return ""
+	return p
+}
+
+// ExecHelper returns the corral-exec that a runtime in a process running
+// binary uses (ExecHelperName in the same directory), or why there is none
+// it can use.
+func ExecHelper(binary string) (string, error) {
+	p := filepath.Join(filepath.Dir(binary), ExecHelperName)
+	return p, usableExecHelper(p)
 }
 
 // usableExecHelper checks that p is an executable that runs in any

@@ -1,11 +1,14 @@
 // Package tstest holds the helpers every test of this tree shares: waiting
-// for a condition, skipping what needs root, entering a network namespace.
+// for a condition, skipping what needs root, entering a network namespace,
+// collecting a daemon's output.
 package tstest
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,4 +56,23 @@ func InNetns(path string, f func() error) error {
 		errc <- f()
 	}()
 	return <-errc
+}
+
+// LockedBuffer collects what many goroutines write (a daemon's output,
+// log lines) and can be read while they write.
+type LockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *LockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,7 +1,6 @@
 package master
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"corral/masterd/state"
 	"corral/masterd/state/statetest"
 	"corral/mesos"
+	"corral/tstest"
 )
 
 func testLog() *slog.Logger {
@@ -49,29 +49,11 @@ type cluster struct {
 	stop   context.CancelFunc
 	done   chan struct{}
 	config func(*Config)
-	logs   lockedBuffer // the masters' logs
+	logs   tstest.LockedBuffer // the masters' logs
 
 	// What startAgent's links authenticate with.
 	secret    string
 	clientTLS *tls.Config
-}
-
-// lockedBuffer collects log lines written from many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func testConfig(id string) Config {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,12 +20,13 @@ import (
 	"corral/dns/source"
 	"corral/masterd/state/statetest"
 	"corral/mesos"
+	"corral/tstest"
 	"corral/tstest/testca"
 )
 
 // startLogged runs masterd on an embedded etcd of its own with its log in
 // a buffer the test reads.
-func startLogged(t *testing.T, extra ...string) (*proc, *lockedLog) {
+func startLogged(t *testing.T, extra ...string) (*proc, *tstest.LockedBuffer) {
 	t.Helper()
 	cfg := statetest.Config(t)
 	port := statetest.FreePort(t)
@@ -36,7 +36,7 @@ func startLogged(t *testing.T, extra ...string) (*proc, *lockedLog) {
 		"--hostname", "127.0.0.1",
 		"--work-dir", t.TempDir(), "--etcd-listen-client", cfg.ClientURL, "--etcd-listen-peer", cfg.PeerURL,
 	}, extra...)
-	log := &lockedLog{}
+	log := &tstest.LockedBuffer{}
 	cmd := exec.Command(masterdBinary(t), args...)
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
@@ -45,23 +45,6 @@ func startLogged(t *testing.T, extra ...string) (*proc, *lockedLog) {
 	p := &proc{cmd: cmd, port: port, args: args}
 	t.Cleanup(func() { p.kill() })
 	return p, log
-}
-
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // request makes one request, with basic auth when auth is user, password;
