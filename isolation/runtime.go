@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -48,7 +49,7 @@ func NewRuntime(root string) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{root: abs, mode: mode, execHelper: findExecHelper()}, nil
+	return &Runtime{root: abs, mode: mode, execHelper: defaultExecHelper()}, nil
 }
 
 // CgroupMode says which cgroup layout the host has: "v2", "hybrid" (v1
@@ -96,13 +97,22 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	// The filter, compiled once per profile, is loaded by corral-exec in
 	// place of libcontainer's init compiling it anew; any trouble on that
 	// way leaves it to the init, which compiles it as it always did.
-	var prog []byte
-	var flags uint
-	if cfg.Seccomp != nil && r.execHelper != "" {
+	// corral-exec loads it under no_new_privs, where the init loads it last
+	// too (confine always asks for no_new_privs).
+	var (
+		prog      []byte
+		flags     uint
+		sealed    *os.File
+		cachePath string
+	)
+	if cfg.Seccomp != nil && cfg.NoNewPrivileges && r.execHelper != "" {
 		if f, ok := seccompFlags(cfg.Seccomp); ok {
-			if b, err := r.seccompProgram(cfg.Seccomp); err == nil {
-				prog, flags = b, f
-				cfg.Seccomp = nil
+			if b, path, err := r.seccompProgram(cfg.Seccomp); err == nil {
+				if helper, err := sealHelper(r.execHelper, r.root); err == nil {
+					prog, flags, sealed, cachePath = b, f, helper, path
+					cfg.Seccomp = nil
+					defer sealed.Close() // also passed on, and closed, by execHelper
+				}
 			}
 		}
 	}
@@ -159,7 +169,7 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	}
 	var helper *execHelper
 	if prog != nil {
-		if helper, err = prepareExecHelper(p, r.execHelper, prog, flags, r.root); err != nil {
+		if helper, err = prepareExecHelper(p, sealed, prog, flags); err != nil {
 			return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
 		}
 		defer helper.close()
@@ -180,6 +190,11 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 		// corral-exec reports a command it cannot execute, as the init
 		// would have; once it has executed the command, the quota can go on.
 		if err := helper.wait(); err != nil {
+			if strings.HasPrefix(err.Error(), filterLoadFailed) {
+				// The kernel refused the cached program: the next start
+				// compiles it anew.
+				os.Remove(cachePath)
+			}
 			return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
 		}
 	} else if limited.Cgroups.Resources.CpuQuota != 0 {

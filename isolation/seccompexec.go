@@ -20,8 +20,9 @@ package isolation
 
 import (
 	"bufio"
-	"debug/elf"
+	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -35,6 +36,8 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -76,6 +79,16 @@ const execStatusWait = 10 * time.Second
 // ptraceSeccompGetFilter is PTRACE_SECCOMP_GET_FILTER (linux/ptrace.h).
 const ptraceSeccompGetFilter = 0x420c
 
+// elfMachine is the ELF machine of the architectures Corral is built for.
+var elfMachine = map[string]elf.Machine{"amd64": elf.EM_X86_64, "arm64": elf.EM_AARCH64, "386": elf.EM_386, "arm": elf.EM_ARM}
+
+// filterLoadFailed starts corral-exec's message when the kernel refused the
+// filter (isolation/corral-exec/main.go writes it).
+const filterLoadFailed = "corral-exec: loading the seccomp filter"
+
+// defaultExecHelper is findExecHelper's answer, looked up once a process.
+var defaultExecHelper = sync.OnceValue(findExecHelper)
+
 // findExecHelper returns ExecHelperName next to this process's executable,
 // or "" when it is not there or cannot run in a container.
 func findExecHelper() string {
@@ -110,11 +123,22 @@ func usableExecHelper(p string) error {
 	if !info.Mode().IsRegular() || info.Mode()&0o111 == 0 {
 		return fmt.Errorf("%s is not an executable file", p)
 	}
+	// It runs as every container's first process, before the filter: only
+	// root may change it, as for the shim.
+	if info.Mode()&0o022 != 0 {
+		return fmt.Errorf("%s is writable by others than its owner (mode %v)", p, info.Mode().Perm())
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && os.Geteuid() == 0 && st.Uid != 0 {
+		return fmt.Errorf("%s is owned by uid %d, not root", p, st.Uid)
+	}
 	f, err := elf.Open(p)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
 	defer f.Close()
+	if m, ok := elfMachine[runtime.GOARCH]; ok && f.Machine != m {
+		return fmt.Errorf("%s is built for %v, not %s", p, f.Machine, runtime.GOARCH)
+	}
 	for _, prog := range f.Progs {
 		if prog.Type == elf.PT_INTERP {
 			return fmt.Errorf("%s is dynamically linked; build it with CGO_ENABLED=0, as make does", p)
@@ -154,53 +178,80 @@ func seccompFlags(cfg *configs.Seccomp) (flags uint, ok bool) {
 }
 
 // seccompProgram returns the filter libcontainer's init would load for cfg,
-// compiling it on the first call for a profile and reading it from the
-// cache under the runtime's root afterwards. The cache's key covers the
-// profile, the architecture, the kernel's release, libseccomp's version and
-// libcontainer's, so an upgrade compiles anew.
-func (r *Runtime) seccompProgram(cfg *configs.Seccomp) ([]byte, error) {
+// and the cache file holding it: compiled on the first call for a profile,
+// read from the cache under the runtime's root afterwards. The cache's key
+// covers the profile, the architecture, the kernel's release, libseccomp's
+// version and libcontainer's, so an upgrade compiles anew.
+func (r *Runtime) seccompProgram(cfg *configs.Seccomp) (prog []byte, path string, _ error) {
 	profile, err := json.Marshal(cfg)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	dir := filepath.Join(r.root, seccompCacheDir)
 	key := filepath.Join(dir, seccompKey(profile))
-	path := key + ".bpf"
-	if b, err := os.ReadFile(path); err == nil && validProgram(b) == nil {
-		return b, nil
+	path = key + ".bpf"
+	if b, err := readCached(path); err == nil {
+		return b, path, nil
 	}
 	// A profile that failed to compile (no ptrace here, say) is not tried
 	// again at every start: the reason stays in <key>.err for the operator,
 	// and for compileRetry the init compiles the filter itself.
 	if info, err := os.Stat(key + ".err"); err == nil && time.Since(info.ModTime()) < compileRetry {
 		b, _ := os.ReadFile(key + ".err")
-		return nil, errors.New(string(b))
+		return nil, "", errors.New(string(b))
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	// One start compiles; the others of a burst wait and read its result.
 	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer lock.Close()
 	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return nil, fmt.Errorf("locking the seccomp cache: %w", err)
+		return nil, "", fmt.Errorf("locking the seccomp cache: %w", err)
 	}
-	if b, err := os.ReadFile(path); err == nil && validProgram(b) == nil {
-		return b, nil
+	if b, err := readCached(path); err == nil {
+		return b, path, nil
 	}
 	b, err := compileSeccomp(profile)
 	if err != nil {
 		_ = atomicfile.WriteFile(key+".err", []byte(err.Error()), 0o600)
+		return nil, "", err
+	}
+	if err := atomicfile.WriteFile(path, encodeCached(b), 0o600); err != nil {
+		return nil, "", fmt.Errorf("caching the seccomp filter: %w", err)
+	}
+	os.Remove(key + ".err")
+	return b, path, nil
+}
+
+// A cache file is the program's SHA-256 and the program: a file that was
+// damaged, or copied in half, is compiled anew rather than loaded.
+func encodeCached(prog []byte) []byte {
+	sum := sha256.Sum256(prog)
+	return append(sum[:], prog...)
+}
+
+func readCached(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(path, b, 0o600); err != nil {
-		return nil, fmt.Errorf("caching the seccomp filter: %w", err)
+	if len(b) < sha256.Size {
+		return nil, fmt.Errorf("%s is damaged", path)
 	}
-	return b, nil
+	prog := b[sha256.Size:]
+	if sum := sha256.Sum256(prog); !bytes.Equal(sum[:], b[:sha256.Size]) {
+		return nil, fmt.Errorf("%s is damaged", path)
+	}
+	return prog, validProgram(prog)
 }
+
+// cacheFormat names how this code compiles and stores filters; a change
+// to either changes it, and with it every key.
+const cacheFormat = "corral seccomp cache 2"
 
 // seccompKey names a compiled profile. libseccomp asks the kernel what it
 // supports (its API level), so the kernel's release is part of the key.
@@ -209,7 +260,7 @@ func seccompKey(profile []byte) string {
 	var u unix.Utsname
 	_ = unix.Uname(&u)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s kernel %s libseccomp %d.%d.%d libcontainer %s\n", runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, libcontainerVersion())
+	fmt.Fprintf(h, "%s %s kernel %s libseccomp %d.%d.%d libcontainer %s\n", cacheFormat, runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, libcontainerVersion())
 	h.Write(profile)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -299,8 +350,18 @@ func loadedSeccomp(tid int) ([]byte, error) {
 	}
 	defer unix.PtraceDetach(tid)
 	var ws unix.WaitStatus
-	if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
-		return nil, fmt.Errorf("reading the seccomp filter of %d: wait: %w", tid, err)
+	for {
+		_, err := unix.Wait4(tid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading the seccomp filter of %d: wait: %w", tid, err)
+		}
+		break
+	}
+	if !ws.Stopped() {
+		return nil, fmt.Errorf("reading the seccomp filter of %d: it ended (%v) instead of stopping", tid, ws)
 	}
 	n, _, errno := unix.Syscall6(unix.SYS_PTRACE, ptraceSeccompGetFilter, uintptr(tid), 0, 0, 0, 0)
 	if errno != 0 {
@@ -354,20 +415,16 @@ type execHelper struct {
 	status *os.File
 }
 
-// prepareExecHelper sets p up to execute corral-exec (a sealed copy of
-// helper), which loads the filter prog with flags and executes p's command.
-func prepareExecHelper(p *libcontainer.Process, helper string, prog []byte, flags uint, tmpDir string) (_ *execHelper, retErr error) {
-	h := &execHelper{}
+// prepareExecHelper sets p up to execute corral-exec (helper, from
+// sealHelper; the returned execHelper owns it), which loads the filter prog
+// with flags and executes p's command.
+func prepareExecHelper(p *libcontainer.Process, helper *os.File, prog []byte, flags uint) (_ *execHelper, retErr error) {
+	h := &execHelper{files: []*os.File{helper}}
 	defer func() {
 		if retErr != nil {
 			h.close()
 		}
 	}()
-	sealed, err := sealHelper(helper, tmpDir)
-	if err != nil {
-		return nil, err
-	}
-	h.files = append(h.files, sealed)
 	filterR, filterW, err := os.Pipe()
 	if err != nil {
 		return nil, err

@@ -106,7 +106,7 @@ func TestPrecompiledSeccompIsLibcontainers(t *testing.T) {
 	if len(cached) != 1 {
 		t.Fatalf("cache holds %v, want one compiled profile", cached)
 	}
-	if b, _ := os.ReadFile(cached[0]); !bytes.Equal(b, byHelper) {
+	if b, err := readCached(cached[0]); err != nil || !bytes.Equal(b, byHelper) {
 		t.Errorf("the program corral-exec loaded is not the cached one")
 	}
 }
@@ -319,7 +319,7 @@ func TestSeccompCompileFailure(t *testing.T) {
 		t.Skip("built without the seccomp tag")
 	}
 	bad := &configs.Seccomp{DefaultAction: configs.Action(99)}
-	_, err := e.rt.seccompProgram(bad)
+	_, _, err := e.rt.seccompProgram(bad)
 	if err == nil || !strings.Contains(err.Error(), "invalid default action") {
 		t.Fatalf("compiling a profile with an invalid default action: %v, want libcontainer's error", err)
 	}
@@ -328,7 +328,7 @@ func TestSeccompCompileFailure(t *testing.T) {
 		t.Fatalf("failure marks %v, want one", marks)
 	}
 	before, _ := os.Stat(marks[0])
-	if _, err2 := e.rt.seccompProgram(bad); err2 == nil || err2.Error() != err.Error() {
+	if _, _, err2 := e.rt.seccompProgram(bad); err2 == nil || err2.Error() != err.Error() {
 		t.Errorf("second try: %v, want the kept reason %v", err2, err)
 	}
 	if after, _ := os.Stat(marks[0]); !after.ModTime().Equal(before.ModTime()) {
@@ -338,7 +338,7 @@ func TestSeccompCompileFailure(t *testing.T) {
 	if err := os.Chtimes(marks[0], old, old); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.rt.seccompProgram(bad); err == nil {
+	if _, _, err := e.rt.seccompProgram(bad); err == nil {
 		t.Fatal("compiled an invalid profile")
 	}
 	if after, _ := os.Stat(marks[0]); !after.ModTime().After(old) {
@@ -360,9 +360,69 @@ func TestUsableExecHelper(t *testing.T) {
 	if err := usableExecHelper(sh); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
 		t.Errorf("a dynamically linked %s: %v, want it refused as such", sh, err)
 	}
+	// A copy anyone in its group may change is refused.
+	writable := filepath.Join(t.TempDir(), ExecHelperName)
+	if b, err := os.ReadFile(execHelperPath(t)); err != nil || os.WriteFile(writable, b, 0o775) != nil {
+		t.Fatal("copying corral-exec")
+	}
+	os.Chmod(writable, 0o775)
+	if err := usableExecHelper(writable); err == nil || !strings.Contains(err.Error(), "writable") {
+		t.Errorf("a group-writable corral-exec: %v, want it refused", err)
+	}
 	notExec := filepath.Join(t.TempDir(), ExecHelperName)
 	os.WriteFile(notExec, []byte("#!/bin/sh\n"), 0o644)
 	if err := usableExecHelper(notExec); err == nil {
 		t.Errorf("a file that is not executable was taken")
+	}
+}
+
+// TestDamagedCache: a cache file that was damaged is compiled anew, and one
+// the kernel refuses (intact, yet wrong for this kernel) fails only the start
+// that loads it: the runtime drops it, and the next start compiles again.
+func TestDamagedCache(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	e.startSleeper(t, "warm", execHelperPath(t))
+	cached, _ := filepath.Glob(filepath.Join(e.root, seccompCacheDir, "*.bpf"))
+	if len(cached) != 1 {
+		t.Fatalf("cache holds %v, want one compiled profile", cached)
+	}
+	good, err := readCached(cached[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Damaged on disk: its checksum no longer matches.
+	b, _ := os.ReadFile(cached[0])
+	b[len(b)-1] ^= 0xff
+	os.WriteFile(cached[0], b, 0o600)
+	e.startSleeper(t, "after-damage", execHelperPath(t))
+	// Compiled anew: the same answers (not always the same bytes, see
+	// TestPrecompiledSeccompIsLibcontainers).
+	if b, err := readCached(cached[0]); err != nil {
+		t.Fatalf("a damaged cache file was not compiled anew: %v", err)
+	} else {
+		sameVerdicts(t, good, b)
+	}
+
+	// Intact but refused by the kernel: one all-zero instruction (a load
+	// with no return) is no filter the kernel takes.
+	os.WriteFile(cached[0], encodeCached(make([]byte, 8)), 0o600)
+	s := e.spec("refused", "")
+	s.Args = []string{"/bin/true"}
+	if _, err := e.rt.Start(s); err == nil || !strings.Contains(err.Error(), filterLoadFailed) {
+		t.Fatalf("start with a refused cached filter: %v, want corral-exec's load error", err)
+	}
+	checkGone(t, e, s.ID)
+	if _, err := os.Stat(cached[0]); !os.IsNotExist(err) {
+		t.Fatalf("the refused cache file stayed: %v", err)
+	}
+	e.startSleeper(t, "after-refusal", execHelperPath(t))
+	if b, err := readCached(cached[0]); err != nil {
+		t.Fatalf("after a refusal the filter was not compiled anew: %v", err)
+	} else {
+		sameVerdicts(t, good, b)
 	}
 }

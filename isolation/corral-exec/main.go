@@ -50,6 +50,14 @@ const (
 // maxInstructions is the kernel's bound on a filter (BPF_MAXINSNS).
 const maxInstructions = 4096
 
+// init makes the process undumpable before anything else of this program
+// runs: until the filter is loaded, nothing (a host process of the task's
+// uid, say) may ptrace it or read its memory, as libcontainer's init is
+// undumpable up to the same point. The command's execve resets it as usual.
+func init() {
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+}
+
 func main() {
 	// The filter binds the thread that loads it, and execve keeps only the
 	// calling thread's: both happen on this one.
@@ -91,6 +99,7 @@ func run(flagArg string, argv []string) error {
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
 	if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(&fprog))); errno != 0 {
+		// isolation.filterLoadFailed: the runtime drops its cached copy.
 		return fmt.Errorf("corral-exec: loading the seccomp filter: %w", errno)
 	}
 	runtime.KeepAlive(prog)
