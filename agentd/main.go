@@ -209,11 +209,26 @@ func run() error {
 	if *isolate == shim.Linux && !unconfined {
 		if _, err := isolation.ExecHelper(shimBinary); err != nil {
 			log.Warn("containers compile their seccomp filter at every start (7-9 ms of CPU each): install corral-exec next to the shim", "reason", err)
+		} else {
+			go precompileSeccomp(*workDir, seccompProfile, log)
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return a.Run(ctx)
+}
+
+// precompileSeccomp compiles the tasks' seccomp filter into the shims'
+// cache as agentd starts, so that the first tasks do not wait for it, and
+// says so when it cannot: containers then compile it at every start.
+func precompileSeccomp(workDir string, profile *specs.LinuxSeccomp, log *slog.Logger) {
+	rt, err := isolation.NewRuntime(filepath.Join(workDir, "containers"))
+	if err == nil {
+		err = rt.PrecompileSeccomp(profile)
+	}
+	if err != nil {
+		log.Warn("compiling the tasks' seccomp filter once failed: containers compile it at every start (7-9 ms of CPU each)", "err", err)
+	}
 }
 
 // seccompConfig reads --seccomp-profile: nil for Docker's default profile,

@@ -177,6 +177,30 @@ func seccompFlags(cfg *configs.Seccomp) (flags uint, ok bool) {
 	return flags, true
 }
 
+// PrecompileSeccomp compiles, ahead of the first start, the filter of
+// containers started with profile (nil: Docker's default, as in Spec), so
+// that no start waits for it and a failure shows at once: agentd calls it
+// as it starts. Without corral-exec, or for a profile corral-exec does not
+// load, there is nothing to do.
+func (r *Runtime) PrecompileSeccomp(profile *specs.LinuxSeccomp) error {
+	if r.execHelper == "" || !SeccompSupported {
+		return nil
+	}
+	spec := Spec{ID: "precompile", Args: []string{"/bin/true"}, HostRoot: true, Seccomp: profile}
+	cfg, err := containerConfig(&spec, r.mode, filepath.Join(r.root, hostRootDir))
+	if err != nil {
+		return err
+	}
+	if cfg.Seccomp == nil || !cfg.NoNewPrivileges {
+		return nil
+	}
+	if _, ok := seccompFlags(cfg.Seccomp); !ok {
+		return nil
+	}
+	_, _, err = r.seccompProgram(cfg.Seccomp)
+	return err
+}
+
 // seccompProgram returns the filter libcontainer's init would load for cfg,
 // and the cache file holding it: compiled on the first call for a profile,
 // read from the cache under the runtime's root afterwards. The cache's key

@@ -426,3 +426,31 @@ func TestDamagedCache(t *testing.T) {
 		sameVerdicts(t, good, b)
 	}
 }
+
+// TestPrecompileSeccomp: what PrecompileSeccomp compiles is what a start
+// with the same profile looks up, so the start compiles nothing.
+func TestPrecompileSeccomp(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	if err := e.rt.PrecompileSeccomp(nil); err != nil {
+		t.Fatal(err)
+	}
+	cached, _ := filepath.Glob(filepath.Join(e.root, seccompCacheDir, "*.bpf"))
+	if len(cached) != 1 {
+		t.Fatalf("after PrecompileSeccomp the cache holds %v, want Docker's profile", cached)
+	}
+	before, _ := os.Stat(cached[0])
+	e.startSleeper(t, "after-precompile", execHelperPath(t))
+	if after, _ := filepath.Glob(filepath.Join(e.root, seccompCacheDir, "*.bpf")); len(after) != 1 {
+		t.Errorf("after a start the cache holds %v, want the precompiled file only", after)
+	}
+	if st, _ := os.Stat(cached[0]); !st.ModTime().Equal(before.ModTime()) {
+		t.Errorf("the start compiled the profile again")
+	}
+	e.rt.execHelper = ""
+	if err := e.rt.PrecompileSeccomp(nil); err != nil {
+		t.Errorf("without corral-exec: %v, want nothing to do", err)
+	}
+}
