@@ -6,8 +6,10 @@
 package httpauth
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -99,4 +101,15 @@ func ReadSecret(flag, path string) (string, error) {
 		return "", fmt.Errorf("invalid %s %q: the secret must be one line", flag, path)
 	}
 	return s, nil
+}
+
+// AgentProxyToken is the bearer token the masters present on an agent's own
+// HTTP port, derived from the agents' shared secret: the proxy's requests
+// to agents go over plain HTTP, and whoever reads one there learns this
+// token, which opens agents' /state and /files, but not the secret, which
+// registers agents.
+func AgentProxyToken(secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("corral: the masters' /agent/<id>/ proxy"))
+	return hex.EncodeToString(m.Sum(nil))
 }

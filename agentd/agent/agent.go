@@ -47,8 +47,8 @@ type Config struct {
 	TLS    *tls.Config
 	// HTTPCredentials (user:password), when set, guard the agent's own
 	// HTTP endpoint but /health: a request needs them as basic auth, or
-	// Secret as a bearer token (how the masters' /agent/<id>/ proxy comes
-	// in).
+	// the token derived from Secret (httpauth.AgentProxyToken), which the
+	// masters' /agent/<id>/ proxy presents.
 	HTTPCredentials string
 }
 
@@ -284,7 +284,7 @@ func (a *Agent) handler() http.Handler {
 			return true
 		}
 		token, ok := httpauth.Bearer(r)
-		return ok && a.cfg.Secret != "" && httpauth.Equal(a.cfg.Secret, token)
+		return ok && a.cfg.Secret != "" && httpauth.Equal(httpauth.AgentProxyToken(a.cfg.Secret), token)
 	}
 	return httpauth.Basic(a.cfg.HTTPCredentials, "mesos", open, mux)
 }

@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"corral/httpauth"
 )
 
 // Agents finds the agents the leading master knows.
@@ -21,8 +23,8 @@ type Agents interface {
 	// serves none), whether it is connected, and false if it is unknown.
 	AgentAddr(id string) (addr string, active, ok bool)
 	// AgentSecret is the agents' shared secret, "" if there is none: the
-	// proxy presents it as a bearer token, which an agent with
-	// --http-credentials takes from the masters.
+	// proxy presents the token derived from it (httpauth.AgentProxyToken),
+	// which an agent with --http-credentials takes from the masters.
 	AgentSecret() string
 }
 
@@ -80,11 +82,12 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, agents Agents) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL = &url.URL{Scheme: "http", Host: addr, Path: "/" + endpoint, RawQuery: pr.In.URL.RawQuery}
 			pr.Out.Host = addr
-			// The masters' credentials are not the agent's business; the
-			// agents' secret is.
+			// The masters' credentials are not the agent's business; a
+			// token derived from the agents' secret is (never the secret
+			// itself, which this plain HTTP would show to the network).
 			pr.Out.Header.Del("Authorization")
 			if secret != "" {
-				pr.Out.Header.Set("Authorization", "Bearer "+secret)
+				pr.Out.Header.Set("Authorization", "Bearer "+httpauth.AgentProxyToken(secret))
 			}
 			pr.Out.Header.Del("Cookie")
 			pr.SetXForwarded()

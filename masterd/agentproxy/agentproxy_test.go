@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"corral/httpauth"
 	"corral/masterd/agentproxy"
 )
 
@@ -100,8 +101,9 @@ func TestServe(t *testing.T) {
 }
 
 // TestServeWithAgentSecret: where the agents share a secret, the proxy
-// comes in with it as a bearer token (an agent with --http-credentials
-// takes it), never with the client's credentials for the masters.
+// comes in with the token derived from it (an agent with
+// --http-credentials takes it), never with the secret itself or the
+// client's credentials for the masters.
 func TestServeWithAgentSecret(t *testing.T) {
 	var auth string
 	agent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +116,7 @@ func TestServeWithAgentSecret(t *testing.T) {
 	r.SetBasicAuth("admin", "secret")
 	w := httptest.NewRecorder()
 	agentproxy.New(time.Second).Serve(w, r, known)
-	if w.Code != 200 || auth != "Bearer s3cret" {
-		t.Errorf("GET /agent/S1/state = %d, the agent saw Authorization %q; want 200 and the agents' secret as a bearer token", w.Code, auth)
+	if w.Code != 200 || auth != "Bearer "+httpauth.AgentProxyToken("s3cret") || strings.Contains(auth, "s3cret") {
+		t.Errorf("GET /agent/S1/state = %d, the agent saw Authorization %q; want 200 and the token derived from the agents' secret, not the secret", w.Code, auth)
 	}
 }

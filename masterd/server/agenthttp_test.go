@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"corral/httpauth"
 	"corral/mesos"
 )
 
 // TestAgentHTTPCredentials: agentd --http-credentials guards the agent's
 // own endpoint (its /state, the tasks' sandboxes) but /health; the masters'
-// /agent/<id>/ proxy still comes in, with the agents' shared secret; an
+// /agent/<id>/ proxy still comes in, with a token derived from the agents'
+// shared secret; an
 // agent without credentials warns that it is open.
 func TestAgentHTTPCredentials(t *testing.T) {
 	dir := t.TempDir()
@@ -63,8 +65,12 @@ func TestAgentHTTPCredentials(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if code := bearer("s3cret-token"); code != http.StatusOK {
-		t.Errorf("GET /state on the agent with the agents' secret = %d, want 200", code)
+	if code := bearer(httpauth.AgentProxyToken("s3cret-token")); code != http.StatusOK {
+		t.Errorf("GET /state on the agent with the masters' token = %d, want 200", code)
+	}
+	// The secret itself is for the agent protocol only.
+	if code := bearer("s3cret-token"); code != http.StatusUnauthorized {
+		t.Errorf("GET /state on the agent with the agents' secret itself = %d, want 401", code)
 	}
 	if code := bearer("guess"); code != http.StatusUnauthorized {
 		t.Errorf("GET /state on the agent with a wrong bearer token = %d, want 401", code)
