@@ -71,11 +71,17 @@ func New(cli *clientv3.Client, self Info, ttl time.Duration, log *slog.Logger) *
 // session expires but cannot see its key go, and it must not send clients
 // to itself. Nor does it name a key at its own address, left by an earlier
 // term or by its previous process (killed, its lease not yet expired):
-// that is a redirect to itself too.
+// that is a redirect to itself too. While it leads, it names itself at once,
+// before its observer has read its own key back.
 func (e *Elector) Leader() (Info, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.leader == nil || (!e.leading && e.leader.sameAddress(e.self)) {
+	if e.leading {
+		// Won: the key is this term's, whether or not the observer has
+		// read it back yet.
+		return e.self, true
+	}
+	if e.leader == nil || e.leader.sameAddress(e.self) {
 		return Info{}, false
 	}
 	return *e.leader, true

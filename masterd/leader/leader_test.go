@@ -206,3 +206,35 @@ func TestRunReturnsPromptlyWithoutEtcd(t *testing.T) {
 		t.Fatalf("Run returned %v after its context ended, want under 500ms", d)
 	}
 }
+
+// A master that has just won names itself as the leader at once: a client
+// reading /master/state from it then must not see a state without one.
+func TestLeaderNamesItselfOnceElected(t *testing.T) {
+	e, _ := statetest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	el := leader.New(e.Client, leader.Info{ID: "a", Hostname: "a", Port: 5050}, 2*time.Second, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	seen := make(chan leader.Info, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		el.Run(ctx, func(lctx context.Context, self leader.Info, _ clientv3.Cmp) error {
+			l, ok := el.Leader()
+			if !ok {
+				l = leader.Info{}
+			}
+			seen <- l
+			<-lctx.Done()
+			return nil
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	select {
+	case l := <-seen:
+		if l.ID != "a" {
+			t.Fatalf("Leader() as the term began = %+v, want this master (a)", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not elected within 5s")
+	}
+}
