@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -180,8 +181,9 @@ func seccompFlags(cfg *configs.Seccomp) (flags uint, ok bool) {
 // PrecompileSeccomp compiles, ahead of the first start, the filter of
 // containers started with profile (nil: Docker's default, as in Spec), so
 // that no start waits for it and a failure shows at once: agentd calls it
-// as it starts. Without corral-exec, or for a profile corral-exec does not
-// load, there is nothing to do.
+// as it starts. It first removes what an earlier kernel, libseccomp or
+// agentd compiled. Without corral-exec, or for a profile corral-exec does
+// not load, there is nothing to do.
 func (r *Runtime) PrecompileSeccomp(profile *specs.LinuxSeccomp) error {
 	if r.execHelper == "" || !SeccompSupported {
 		return nil
@@ -196,6 +198,9 @@ func (r *Runtime) PrecompileSeccomp(profile *specs.LinuxSeccomp) error {
 	}
 	if _, ok := seccompFlags(cfg.Seccomp); !ok {
 		return nil
+	}
+	if err := pruneSeccompCache(filepath.Join(r.root, seccompCacheDir)); err != nil {
+		return fmt.Errorf("pruning the seccomp cache: %w", err)
 	}
 	_, _, err = r.seccompProgram(cfg.Seccomp)
 	return err
@@ -275,18 +280,49 @@ func readCached(path string) ([]byte, error) {
 
 // cacheFormat names how this code compiles and stores filters; a change
 // to either changes it, and with it every key.
-const cacheFormat = "corral seccomp cache 2"
+const cacheFormat = "corral seccomp cache 3"
 
-// seccompKey names a compiled profile. libseccomp asks the kernel what it
-// supports (its API level), so the kernel's release is part of the key.
+// seccompKey names a compiled profile: the name of the environment that
+// compiled it (seccompEnv), a dash, and the profile's hash.
 func seccompKey(profile []byte) string {
+	sum := sha256.Sum256(profile)
+	return seccompEnv() + "-" + hex.EncodeToString(sum[:])
+}
+
+// seccompEnv names what a filter compiled here depends on besides its
+// profile: this code's cacheFormat, the architecture, the kernel's release
+// (libseccomp asks the kernel what it supports, its API level), and the
+// versions of libseccomp and libcontainer. Files named for another
+// environment are left by an upgrade and are never read again.
+var seccompEnv = sync.OnceValue(func() string {
 	major, minor, micro := seccomp.Version()
 	var u unix.Utsname
 	_ = unix.Uname(&u)
-	h := sha256.New()
-	fmt.Fprintf(h, "%s %s kernel %s libseccomp %d.%d.%d libcontainer %s\n", cacheFormat, runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, libcontainerVersion())
-	h.Write(profile)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %s kernel %s libseccomp %d.%d.%d libcontainer %s", cacheFormat, runtime.GOARCH, unix.ByteSliceToString(u.Release[:]), major, minor, micro, libcontainerVersion()))
+	return hex.EncodeToString(sum[:8])
+})
+
+// pruneSeccompCache removes from dir the filters, and the marks of failed
+// compiles, that an earlier environment left: after an upgrade of the
+// kernel, libseccomp or agentd they would stay forever.
+func pruneSeccompCache(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if ext := filepath.Ext(name); ext != ".bpf" && ext != ".err" || strings.HasPrefix(name, seccompEnv()+"-") {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // libcontainerVersion is the version of runc's module this binary was built

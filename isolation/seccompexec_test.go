@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -452,5 +453,50 @@ func TestPrecompileSeccomp(t *testing.T) {
 	e.rt.execHelper = ""
 	if err := e.rt.PrecompileSeccomp(nil); err != nil {
 		t.Errorf("without corral-exec: %v, want nothing to do", err)
+	}
+}
+
+// TestPrecompilePrunesStaleFilters: an agent starting after an upgrade of
+// the kernel, libseccomp or itself removes the filters, and the marks of
+// failed compiles, that the earlier one left, and keeps this one's.
+func TestPrecompilePrunesStaleFilters(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	dir := filepath.Join(e.root, seccompCacheDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := []string{
+		strings.Repeat("a", 64) + ".bpf",                       // cache format 2's names
+		"0123456789abcdef-" + strings.Repeat("b", 64) + ".bpf", // another kernel's
+		"0123456789abcdef-" + strings.Repeat("b", 64) + ".err",
+	}
+	current := []string{
+		seccompKey([]byte(`{"another":"profile"}`)) + ".bpf", // this agent's, for a task's own profile
+		seccompKey([]byte(`{"a":"third"}`)) + ".err",
+		"lock",
+	}
+	for _, name := range append(append([]string{}, stale...), current...) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.rt.PrecompileSeccomp(nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range stale {
+		if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s stayed (%v), want it removed", name, err)
+		}
+	}
+	for _, name := range current {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v, want it kept", name, err)
+		}
+	}
+	if cached, _ := filepath.Glob(filepath.Join(dir, seccompEnv()+"-*.bpf")); len(cached) != 2 {
+		t.Errorf("the cache holds %v, want the task's profile and Docker's, just compiled", cached)
 	}
 }
