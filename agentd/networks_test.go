@@ -152,7 +152,9 @@ func wantPage(t *testing.T, from simHost, url, want string) {
 	t.Helper()
 	var got string
 	var err error
-	for range 20 { // the server may still be starting
+	// TASK_RUNNING means the task's process exists: its server may still
+	// be starting, after the commands before it.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
 		if got, err = httpGet(t, from.path, url); err == nil && got == want {
 			return
 		}

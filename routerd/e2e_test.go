@@ -171,6 +171,27 @@ func (e *env) runningTasks(id string, n int) map[string]bool {
 	return out
 }
 
+// routes reports whether routerd's table routes app to task.
+func (e *env) routes(app, task string) bool {
+	resp, err := http.Get(e.admin + "/_router/routes?app=" + app)
+	if err != nil {
+		return true
+	}
+	defer resp.Body.Close()
+	var doc admin.RoutesDoc
+	if json.NewDecoder(resp.Body).Decode(&doc) != nil {
+		return true
+	}
+	for _, s := range doc.Services {
+		for _, b := range s.Backends {
+			if b.TaskID == task {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TestRouterEndToEnd: an app answers on 127.0.0.1:<servicePort> from both
 // of its tasks; scaled to 3 the new task gets traffic; a killed task gets
 // no new connection once routerd has its TASK_KILLING; a health-checked
@@ -187,8 +208,7 @@ func TestRouterEndToEnd(t *testing.T) {
 	e.waitAnswers(port, e.runningTasks("/web", 3))
 
 	// Kill one task: it ignores SIGTERM and answers for 4 s more, but from
-	// its TASK_KILLING on (plus the propagation budget of 100 ms) no new
-	// connection may reach it.
+	// the moment routerd has its TASK_KILLING no new connection may reach it.
 	tasks := e.runningTasks("/web", 3)
 	var victim string
 	for id := range tasks {
@@ -211,7 +231,15 @@ func TestRouterEndToEnd(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(time.Until(killingAt.Add(100 * time.Millisecond)))
+	// routerd reads the same event from its own stream: wait until its
+	// table has dropped the task (within 1 s; the task answers for 4).
+	e.WaitFor(5*time.Second, "routerd to stop routing to "+victim, func() bool {
+		return !e.routes("/web", victim)
+	})
+	t.Logf("routerd stopped routing to the killed task within %v of its TASK_KILLING", time.Since(killingAt).Round(time.Millisecond))
+	if d := time.Since(killingAt); d > time.Second {
+		t.Errorf("routerd dropped the killed task %v after its TASK_KILLING, want within 1s", d.Round(time.Millisecond))
+	}
 	answered := map[string]int{}
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
 		code, body, err := fetch("http://127.0.0.1:"+strconv.Itoa(port)+"/", "")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -110,20 +111,24 @@ func TestAbdicateHandsOver(t *testing.T) {
 		t.Fatal("b cannot abdicate")
 	}
 	// a campaigns again and wins after b abdicates.
-	waitFor(t, 5*time.Second, "a to lead again", a.el.IsLeader)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.terms != 2 {
-		t.Fatalf("a led %d terms, want 2", a.terms)
-	}
+	// IsLeader turns true just before the term's lead func runs.
+	var ids []string
+	waitFor(t, 5*time.Second, "a to lead its second term", func() bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		ids = slices.Clone(a.ids)
+		return a.el.IsLeader() && a.terms == 2
+	})
 	// Each term is a new master to agents and frameworks: IDs derived from
 	// the master's (agent IDs <master>-S<n>) must not repeat.
-	if a.ids[0] != "a" || a.ids[1] == "a" || a.ids[1] == "" {
-		t.Fatalf("a's term IDs = %q, want \"a\" and then a new one", a.ids)
+	if ids[0] != "a" || ids[1] == "a" || ids[1] == "" {
+		t.Fatalf("a's term IDs = %q, want \"a\" and then a new one", ids)
 	}
-	if l, ok := b.el.Leader(); !ok || l.ID != a.ids[1] {
-		t.Fatalf("b sees leader %+v (%v), want a's second term %s", l, ok, a.ids[1])
-	}
+	// b reads the new key back when its observer sees it.
+	waitFor(t, 5*time.Second, "b to see a's second term", func() bool {
+		l, ok := b.el.Leader()
+		return ok && l.ID == ids[1]
+	})
 }
 
 // TestOwnStaleKeyIsNoLeader: a master restarted after kill -9 finds its

@@ -60,9 +60,18 @@ func testConfig(id string) Config {
 	cfg := DefaultConfig()
 	cfg.ID = id
 	cfg.AllocationInterval = 20 * time.Millisecond
-	cfg.AgentPingTimeout = 100 * time.Millisecond
+	// Heartbeats every second: a shorter interval lets a stall of the
+	// loaded test process (-race, builds alongside) drop agents' streams.
+	// Tests of silent agents set fastPings.
+	cfg.AgentPingTimeout = time.Second
 	cfg.MaxAgentPingTimeouts = 5
 	return cfg
+}
+
+// fastPings has a silent agent declared unreachable within half a second.
+func fastPings(cfg *Config) {
+	cfg.AgentPingTimeout = 100 * time.Millisecond
+	cfg.MaxAgentPingTimeouts = 5
 }
 
 func newCluster(t *testing.T, config func(*Config)) *cluster {

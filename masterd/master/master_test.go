@@ -204,7 +204,7 @@ func TestReregistrationReplacesConnection(t *testing.T) {
 }
 
 func TestSilentAgentBecomesUnreachable(t *testing.T) {
-	c := newCluster(t, nil)
+	c := newCluster(t, fastPings)
 	a := c.startAgent("h1", "cpus:2;mem:512")
 	b := c.startAgent("h2", "cpus:2;mem:512")
 	f := c.subscribe(mesos.FrameworkInfo{Name: "fw"})

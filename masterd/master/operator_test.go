@@ -73,7 +73,7 @@ func taskUpdated(taskID string, st mesos.TaskState) func(mesos.OperatorEvent) bo
 // TestOperatorEvents follows a task's life, its framework's and its
 // agent's through the operator API's events, in order after the snapshot.
 func TestOperatorEvents(t *testing.T) {
-	c := newCluster(t, nil)
+	c := newCluster(t, fastPings)
 	state, events, cancel := c.master().SubscribeOperator()
 	if len(state.GetAgents.Agents)+len(state.GetFrameworks.Frameworks)+len(state.GetTasks.Tasks) != 0 {
 		t.Fatalf("SubscribeOperator on an empty master: state = %+v, want empty", state)

@@ -160,10 +160,11 @@ func TestMesosPortCredentials(t *testing.T) {
 			}
 			cancel()
 		})
+		<-ctx.Done() // the callback cancels it too
 		select {
 		case st := <-got:
 			return st, nil
-		case <-ctx.Done():
+		default:
 			return mesos.MasterState{}, src.Status().Err
 		}
 	}

@@ -129,7 +129,9 @@ func TestServesStateWithEmbeddedEtcd(t *testing.T) {
 	start := time.Now()
 	startMasterd(t, port, "--work-dir", t.TempDir(), "--etcd-listen-client", cfg.ClientURL, "--etcd-listen-peer", cfg.PeerURL)
 	var st mesos.MasterState
-	waitFor(t, 3*time.Second, "/master/state from a fresh masterd", func() bool {
+	// Typically under 0.5 s (logged below); the bound allows for a cold,
+	// loaded disk under embedded etcd's first fsyncs.
+	waitFor(t, 15*time.Second, "/master/state from a fresh masterd", func() bool {
 		var ok bool
 		st, ok = masterState(t, "127.0.0.1:"+strconv.Itoa(port))
 		return ok
@@ -219,6 +221,13 @@ func TestTwoMastersFailover(t *testing.T) {
 		}
 		for id := range before {
 			if !after[id] {
+				return false
+			}
+		}
+		// The master counts an agent active before the agent has read
+		// the answer to its subscription.
+		for _, l := range links {
+			if l.Master() != standby.addr() {
 				return false
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"corral/marathon"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
+	"corral/tstest"
 )
 
 // echoBackend answers each line with "name:line" and, at the client's
@@ -192,8 +193,20 @@ func TestLeastConn(t *testing.T) {
 			t.Fatalf("connection %d went to %s, which holds a connection while the other holds none", i, got)
 		}
 		c.Close()
-		time.Sleep(20 * time.Millisecond) // let the proxy see the close
+		tstest.WaitFor(t, 5*time.Second, "the proxy to count the closed connection out", func() bool {
+			return f.open() == 1
+		})
 	}
+}
+
+// open is how many connections the proxy counts as open, over all backends.
+func (f *fixture) open() int64 {
+	var n int64
+	f.proxy.pick.active.Range(func(_, v any) bool {
+		n += v.(*atomic.Int64).Load()
+		return true
+	})
+	return n
 }
 
 func TestNoBackendCloses(t *testing.T) {
