@@ -192,7 +192,8 @@ func TestExecHelperLikeInit(t *testing.T) {
 	if !SeccompSupported {
 		t.Skip("built without the seccomp tag")
 	}
-	const script = `ls /proc/$$/fd | tr '\n' ' '; echo; grep -E '^(Seccomp|NoNewPrivs|CapEff|Speculation_Store_Bypass):' /proc/$$/status; cat /proc/$$/cmdline | tr '\0' ' '`
+	// No pipeline before ls: the shell holds a pipe's fds while it starts one.
+	const script = `ls /proc/$$/fd; grep -E '^(Seccomp|NoNewPrivs|CapEff|Speculation_Store_Bypass):' /proc/$$/status; cat /proc/$$/cmdline | tr '\0' ' '`
 	var outs []string
 	var errs []string
 	for _, helper := range []string{"", execHelperPath(t)} {
@@ -225,7 +226,7 @@ func TestExecHelperLikeInit(t *testing.T) {
 	if outs[0] != outs[1] {
 		t.Errorf("the task sees\n%s\nunder libcontainer's init, and\n%s\nunder corral-exec", outs[0], outs[1])
 	}
-	if !strings.HasPrefix(outs[1], "0 1 2 \nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n") {
+	if !strings.HasPrefix(outs[1], "0\n1\n2\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n") {
 		t.Errorf("under corral-exec the task sees %q, want fds 0 1 2 only, a filter and no_new_privs", outs[1])
 	}
 	for _, err := range errs {
