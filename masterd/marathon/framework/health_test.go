@@ -82,3 +82,57 @@ func TestReconciledHealthIsNotANewCheck(t *testing.T) {
 		}
 	}
 }
+
+// A restarted master serves each task's last health verdict at once, as
+// Marathon does from the task's stored Mesos status, rather than none
+// until the agents re-report: routers and resolvers that follow health
+// would drop every backend in between. Only a change of verdict is written.
+func TestHealthVerdictSurvivesARestart(t *testing.T) {
+	e, _ := statetest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx := context.Background()
+	start := func() *Framework {
+		bus := events.New(events.DefaultConfig(), log)
+		t.Cleanup(bus.Close)
+		f, err := New(DefaultConfig(), state.NewStore(e.Client), silentMaster{}, bus, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Load(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	revision := func() int64 {
+		resp, err := e.Client.Get(ctx, "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Header.Revision
+	}
+	f := start()
+	f.mu.Lock()
+	f.root.Apps["/web"] = marathon.App{ID: "/web", HealthChecks: []marathon.HealthCheck{{Protocol: marathon.HealthMesosHTTP}}}
+	f.addInstance(&instance{TaskID: "web.1", AppID: "/web", State: mesos.TaskStaging})
+	f.mu.Unlock()
+	healthy := true
+	check := mesos.TaskStatus{TaskID: "web.1", State: mesos.TaskRunning, Healthy: &healthy, Source: mesos.SourceExecutor,
+		Reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"}
+	f.updates(ctx, []mesos.TaskStatus{{TaskID: "web.1", State: mesos.TaskRunning, Source: mesos.SourceExecutor}, check})
+	written := revision()
+	f.updates(ctx, []mesos.TaskStatus{check, check})
+	if r := revision(); r != written {
+		t.Errorf("two more passed checks moved etcd's revision from %d to %d, want no write", written, r)
+	}
+
+	again := start()
+	again.mu.Lock()
+	defer again.mu.Unlock()
+	in := again.instances["web.1"]
+	if in == nil {
+		t.Fatal("the restarted framework lost the instance")
+	}
+	if r := in.healthResult(); !r.Alive || r.FirstSuccess == "" {
+		t.Errorf("the restarted framework's health of web.1 = %+v, want alive since its first success", r)
+	}
+}

@@ -27,13 +27,18 @@ type instance struct {
 	Killing    bool             `json:"killing,omitempty"` // asked to die; not replaced in place
 	Wipe       bool             `json:"wipe,omitempty"`
 
-	// Health, from the agent's checks; not persisted (agents resend it).
-	Healthy      *bool     `json:"-"`
-	Failures     int       `json:"-"`
-	FirstSuccess time.Time `json:"-"`
-	LastSuccess  time.Time `json:"-"`
-	LastFailure  time.Time `json:"-"`
-	FailureCause string    `json:"-"`
+	// Health, from the agent's checks. Written with the instance when the
+	// verdict changes, as Marathon keeps a task's last Mesos status: a
+	// restarted master then serves the last verdict, not none, until the
+	// agents re-report, so routers that follow health keep their backends.
+	// The figures of checks that did not change it ride along with the
+	// next write.
+	Healthy      *bool     `json:"healthy,omitempty"`
+	Failures     int       `json:"consecutiveFailures,omitempty"`
+	FirstSuccess time.Time `json:"firstSuccess,omitzero"`
+	LastSuccess  time.Time `json:"lastSuccess,omitzero"`
+	LastFailure  time.Time `json:"lastFailure,omitzero"`
+	FailureCause string    `json:"lastFailureCause,omitempty"`
 	KillSent     time.Time `json:"-"` // when the last KILL went out
 
 	readiness []marathon.ReadinessCheckResult // nil until checks start

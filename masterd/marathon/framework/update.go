@@ -75,9 +75,9 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 	}
 	if st.Healthy != nil && !terminal(st.State) {
 		if st.Reason == mesos.ReasonReconciliation {
-			f.reconciledHealth(in, *st.Healthy, st.Message, now, &app)
+			persist = f.reconciledHealth(in, *st.Healthy, st.Message, now, &app) || persist
 		} else {
-			f.health(in, *st.Healthy, st.Message, now, &app)
+			persist = f.health(in, *st.Healthy, st.Message, now, &app) || persist
 		}
 	}
 	if st.State != prev {
@@ -96,8 +96,9 @@ func (f *Framework) update(ctx context.Context, st mesos.TaskStatus) {
 	f.changed()
 }
 
-// health records one health result and publishes the changes.
-func (f *Framework) health(in *instance, healthy bool, msg string, now time.Time, app *marathon.App) {
+// health records one health result and publishes the changes. It
+// reports whether the verdict changed, which is written.
+func (f *Framework) health(in *instance, healthy bool, msg string, now time.Time, app *marathon.App) (changed bool) {
 	was := in.Healthy
 	if healthy {
 		in.Failures = 0
@@ -118,23 +119,25 @@ func (f *Framework) health(in *instance, healthy bool, msg string, now time.Time
 	}
 	h := healthy
 	in.Healthy = &h
-	if was == nil || *was != healthy {
-		f.publish(marathon.HealthStatusChangedEvent{AppID: in.AppID, TaskID: in.TaskID, InstanceID: instanceID(in.TaskID),
-			Version: in.Version, Alive: healthy, EventMeta: marathon.Meta(marathon.EventHealthStatusChanged, now)})
-		f.publish(marathon.InstanceHealthChangedEvent{InstanceID: instanceID(in.TaskID), RunSpecVersion: in.Version,
-			RunSpecID: in.AppID, Healthy: &h, EventMeta: marathon.Meta(marathon.EventInstanceHealthChanged, now)})
+	if was != nil && *was == healthy {
+		return false
 	}
+	f.publish(marathon.HealthStatusChangedEvent{AppID: in.AppID, TaskID: in.TaskID, InstanceID: instanceID(in.TaskID),
+		Version: in.Version, Alive: healthy, EventMeta: marathon.Meta(marathon.EventHealthStatusChanged, now)})
+	f.publish(marathon.InstanceHealthChangedEvent{InstanceID: instanceID(in.TaskID), RunSpecVersion: in.Version,
+		RunSpecID: in.AppID, Healthy: &h, EventMeta: marathon.Meta(marathon.EventInstanceHealthChanged, now)})
+	return true
 }
 
 // reconciledHealth takes in the health a reconciliation answer repeats:
-// the agent's last result, not a new check. It counts as a failure only
-// when the framework knows of none (after a failover, as failures are not
-// stored).
-func (f *Framework) reconciledHealth(in *instance, healthy bool, msg string, now time.Time, app *marathon.App) {
+// the agent's last result, not a new check, so a verdict the framework
+// knows already (restored with the instance after a failover, say) is not
+// counted again. It reports whether the verdict changed.
+func (f *Framework) reconciledHealth(in *instance, healthy bool, msg string, now time.Time, app *marathon.App) bool {
 	if in.Healthy != nil && *in.Healthy == healthy && (healthy || in.Failures > 0) {
-		return
+		return false
 	}
-	f.health(in, healthy, cmp.Or(in.FailureCause, msg), now, app)
+	return f.health(in, healthy, cmp.Or(in.FailureCause, msg), now, app)
 }
 
 // ended forgets a terminal instance: failures are remembered and delay
