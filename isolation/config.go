@@ -22,7 +22,12 @@ const (
 	cfsPeriod    = 100_000 // µs: the 100ms CFS period Mesos and Docker use
 	minCPUShares = 2       // the kernel's minimum cpu.shares
 	minCFSQuota  = 1_000   // µs: the kernel's minimum cpu.cfs_quota_us
-	defaultPath  = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	// minMemMB is the least memory limit a container gets, as under
+	// Mesos's memory isolator (MIN_MEMORY): less does not even hold the
+	// container's init, and every start of a task asking for it would
+	// fail ("unable to set memory limit").
+	minMemMB    = 32
+	defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // execUser is who the container's process runs as.
@@ -120,7 +125,7 @@ func limits(s *Spec, mode cgroupMode) (*specs.LinuxCPU, *specs.LinuxMemory, *spe
 	)
 	cpu = CPULimits(s.CPUs)
 	if s.MemMB > 0 {
-		limit := int64(s.MemMB * 1024 * 1024)
+		limit := int64(max(s.MemMB, minMemMB) * 1024 * 1024)
 		mem = &specs.LinuxMemory{Limit: &limit}
 		// memory+swap equal to memory: no swap. v1 only has the knob with
 		// swap accounting on (memory.memsw.*); v2 writes memory.swap.max=0

@@ -231,6 +231,28 @@ func TestLimits(t *testing.T) {
 		t.Errorf("Wait() = %+v, %v; want killed by SIGKILL", st, err)
 	}
 
+	// A task asking for less memory than its container needs to start
+	// runs under Mesos's least limit, 32 MiB, rather than failing.
+	t.Run("tiny memory", func(t *testing.T) {
+		e := newEnv(t)
+		s := e.spec("tinymem", "echo started; exec sleep 1000")
+		s.MemMB = 1
+		c := e.start(t, s)
+		waitFor(t, 5*time.Second, "the task to run", func() bool { return e.output(t, "stdout") == "started\n" })
+		p := cgroupFile(e, "memory", s.ID, "memory.limit_in_bytes")
+		if e.rt.mode.unified {
+			p = cgroupFile(e, "", s.ID, "memory.max")
+		}
+		limit := readTrim(t, p)
+		if err := c.Signal(syscall.SIGKILL, true); err != nil {
+			t.Fatal(err)
+		}
+		c.Wait()
+		if limit != "33554432" {
+			t.Errorf("memory limit %s, want 32 MiB", limit)
+		}
+	})
+
 	t.Run("pids", func(t *testing.T) {
 		e := newEnv(t)
 		s := e.spec("pids", "i=0; while [ $i -lt 30 ]; do sleep 100 & i=$((i+1)); done; echo started all")
