@@ -52,7 +52,7 @@ done
 EDGE=${EDGE:-127.0.0.1:8000}
 DNS=${DNS:-127.0.0.1:8053}
 "$BIN/routerd" --marathon http://127.0.0.1:8080 --masters 127.0.0.1:5050 --http-listen "$EDGE" --https-listen "" \
-	--dns-listen "$DNS" --dns-http-listen 127.0.0.1:8123 --admin-listen 127.0.0.1:9090 >"$RUN_DIR/routerd.log" 2>&1 &
+	--dns-listen "$DNS" --dns-http-listen 127.0.0.1:8123 --admin-listen 127.0.0.1:9090 --state-dir "$RUN_DIR/routerd" >"$RUN_DIR/routerd.log" 2>&1 &
 pids+=($!)
 
 # The example app: two instances of busybox's httpd, health-checked, also

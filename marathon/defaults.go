@@ -1,6 +1,9 @@
 package marathon
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Marathon's defaults for apps, from its RAML (types/app.raml and friends).
 // maxLaunchDelaySeconds is 300 as in the RAML; Marathon 1.4 and 1.5 used
@@ -134,6 +137,7 @@ func (a *App) ApplyDefaults() { a.ApplyDefaultsWith(Options{}) }
 // Conflicts between deprecated and current fields are left for Validate to
 // report; ParseApp validates the deprecated API before normalising.
 func (a *App) ApplyDefaultsWith(o Options) {
+	a.unshare()
 	if a.Labels == nil {
 		a.Labels = map[string]string{}
 	}
@@ -153,6 +157,28 @@ func (a *App) ApplyDefaultsWith(o Options) {
 	}
 	a.normalizeChecks()
 	a.normalizeStrategies()
+}
+
+// unshare copies what normalising changes in place and what a copy of
+// the app shares with its original (its container, networks, port
+// definitions and checks), so that ApplyDefaults on a copy leaves the
+// original as it was: routerd normalises copies of the apps its watcher
+// keeps, publishes and saves.
+func (a *App) unshare() {
+	a.Networks = slices.Clone(a.Networks)
+	a.PortDefinitions = slices.Clone(a.PortDefinitions)
+	a.HealthChecks = slices.Clone(a.HealthChecks)
+	a.ReadinessChecks = slices.Clone(a.ReadinessChecks)
+	if c := a.Container; c != nil {
+		cc := *c
+		cc.PortMappings = slices.Clone(c.PortMappings)
+		if d := c.Docker; d != nil {
+			dc := *d
+			dc.PortMappings = slices.Clone(d.PortMappings)
+			cc.Docker = &dc
+		}
+		a.Container = &cc
+	}
 }
 
 func (a *App) normalizeFetch() {

@@ -249,3 +249,31 @@ func TestParseAppIdempotent(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyDefaultsLeavesTheOriginal: normalising a copy of an app (as
+// routerd does with the apps its watcher publishes and saves) leaves the
+// original as decoded: a Marathon 1.4 app keeps its container.docker
+// network and port mappings, and its checks their missing fields.
+func TestApplyDefaultsLeavesTheOriginal(t *testing.T) {
+	const body = `{"id":"/bridged","container":{"docker":{"image":"nginx","network":"BRIDGE",
+		"portMappings":[{"containerPort":80,"servicePort":10104}]}},
+		"networks":[{"name":"x"}],"portDefinitions":[{"port":0}],
+		"healthChecks":[{"protocol":"MESOS_HTTP"}],"readinessChecks":[{"name":"r"}]}`
+	decode := func() App {
+		var a App
+		if err := json.Unmarshal([]byte(body), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	orig := decode()
+	cp := orig
+	cp.ApplyDefaults()
+	if !reflect.DeepEqual(orig, decode()) {
+		o, _ := json.Marshal(orig)
+		t.Errorf("after ApplyDefaults on a copy the original is\n%s\nwant it as decoded from\n%s", o, body)
+	}
+	if cp.Container.Docker.Network != "" || cp.Container.PortMappings == nil {
+		t.Errorf("the copy was not normalised: %+v", cp.Container)
+	}
+}

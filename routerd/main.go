@@ -55,6 +55,8 @@ func run() error {
 	flag.StringVar(&cfg.AdminListen, "admin-listen", cfg.AdminListen, "address of /_router/health, /_router/routes and /metrics; empty turns it off")
 	flag.DurationVar(&cfg.Watch.Resync, "marathon-resync", cfg.Watch.Resync, "full read of Marathon's apps this often, besides the event stream")
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on stop, how long open connections may finish")
+	// systemd's StateDirectory= sets $STATE_DIRECTORY (routerd.service).
+	flag.StringVar(&cfg.StateDir, "state-dir", os.Getenv("STATE_DIRECTORY"), "directory of the last good apps and masters' state, routed and served at a start without the masters; empty keeps nothing")
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
 	if flag.NArg() > 0 {

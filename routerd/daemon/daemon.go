@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,6 +22,7 @@ import (
 	"corral/routerd/metrics"
 	"corral/routerd/route"
 	"corral/routerd/router"
+	"corral/routerd/snapshot"
 	"corral/routerd/tcpproxy"
 	"corral/routerd/watch"
 )
@@ -37,6 +41,10 @@ type Config struct {
 	// DrainTimeout is how long a stopping routerd lets open connections
 	// finish.
 	DrainTimeout time.Duration
+	// StateDir keeps the last good apps and masters' state (package
+	// snapshot), read at start when the masters do not answer; "" keeps
+	// nothing.
+	StateDir string
 }
 
 // DefaultConfig is routerd's flags' defaults.
@@ -79,6 +87,10 @@ type Daemon struct {
 	http    *httpproxy.Proxy
 	dns     *dnsPart // nil when the resolver is off
 	checks  []admin.Check
+	apps    *snapshot.Saver[[]marathon.AppInfo] // nil without a StateDir
+	// restored is when the apps routed since start were saved, zero when
+	// they came from Marathon or nothing was restored.
+	restored time.Time
 
 	edge, edgeTLS, adminLn net.Listener
 }
@@ -89,6 +101,11 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, Metrics: metrics.New()}
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating --state-dir: %w", err)
+		}
+	}
 	var err error
 	if cfg.DNS.Enabled {
 		if d.dns, err = newDNS(cfg.DNS, log); err != nil {
@@ -114,7 +131,28 @@ func New(cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.Router = router.New(cfg.Route, d.tcp, router.ServerFunc(d.http.ServeService), d.Metrics, log.With("component", "router"))
 	table = d.Router.Table
 	d.checks = append(d.checks, admin.Check{Name: "marathon", Status: d.marathonHealth})
+	if cfg.StateDir != "" {
+		d.apps = snapshot.NewSaver[[]marathon.AppInfo](filepath.Join(cfg.StateDir, appsFile), log.With("component", "snapshot"))
+	}
 	return d, nil
+}
+
+// appsFile holds the last good apps under Config.StateDir.
+const appsFile = "marathon-apps.json"
+
+// restoreApps routes the apps saved by an earlier run until Marathon
+// answers.
+func (d *Daemon) restoreApps() {
+	apps, saved, err := snapshot.Load[[]marathon.AppInfo](filepath.Join(d.cfg.StateDir, appsFile))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			d.log.Warn("the saved apps are not usable; routing nothing until Marathon answers", "err", err)
+		}
+		return
+	}
+	d.Router.Update(apps)
+	d.restored = saved
+	d.log.Info("routing the apps saved before the restart until Marathon answers", "apps", len(apps), "saved", saved.Format(time.RFC3339))
 }
 
 func (d *Daemon) marathonHealth() (any, string) {
@@ -125,6 +163,10 @@ func (d *Daemon) marathonHealth() (any, string) {
 		return detail, ""
 	}
 	if st.LastSync.IsZero() {
+		if !d.restored.IsZero() {
+			detail["restoredFrom"] = d.restored
+			return detail, fmt.Sprintf("marathon unreachable since the start (%s); routing the apps saved at %s", st.Error, d.restored.UTC().Format(time.RFC3339))
+		}
 		return detail, fmt.Sprintf("no route table yet: %s", st.Error)
 	}
 	return detail, fmt.Sprintf("marathon unreachable since %s (%s); serving the table of %s",
@@ -186,6 +228,9 @@ func addrOf(l net.Listener) string {
 	return l.Addr().String()
 }
 
+// saveEvery bounds how often the last good views are written.
+const saveEvery = time.Second
+
 // Run serves until ctx ends, then closes the listeners and lets open
 // connections finish for up to DrainTimeout.
 func (d *Daemon) Run(ctx context.Context) error {
@@ -219,9 +264,24 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	if d.watcher != nil {
-		goServe("watch", func() error { return d.watcher.Run(wctx, func(apps []marathon.AppInfo) { d.Router.Update(apps) }) })
+		if d.apps != nil {
+			d.restoreApps()
+			goServe("snapshot", func() error { d.apps.Run(wctx, saveEvery); return nil })
+		}
+		goServe("watch", func() error {
+			return d.watcher.Run(wctx, func(apps []marathon.AppInfo) {
+				d.Router.Update(apps)
+				if d.apps != nil {
+					d.apps.Set(apps)
+				}
+			})
+		})
 	}
 	if d.dns != nil {
+		if d.cfg.StateDir != "" {
+			d.dns.restore(d.cfg.StateDir)
+			goServe("dns snapshot", func() error { d.dns.saver.Run(wctx, saveEvery); return nil })
+		}
 		goServe("dns source", func() error { return d.dns.run(wctx) })
 		goServe("dns", func() error { return d.dns.resolver.Serve(wctx) })
 	}

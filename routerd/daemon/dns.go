@@ -2,10 +2,13 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"time"
 
 	"corral/dns/records"
@@ -13,6 +16,7 @@ import (
 	"corral/dns/source"
 	"corral/mesos"
 	"corral/routerd/admin"
+	"corral/routerd/snapshot"
 )
 
 // DNSConfig is the resolver's part of routerd: where the Mesos state comes
@@ -45,6 +49,8 @@ type dnsPart struct {
 	log      *slog.Logger
 	source   *source.Source
 	resolver *resolver.Resolver
+	saver    *snapshot.Saver[mesos.MasterState] // set by restore
+	rc       records.Config
 }
 
 func newDNS(cfg DNSConfig, log *slog.Logger) (*dnsPart, error) {
@@ -57,25 +63,55 @@ func newDNS(cfg DNSConfig, log *slog.Logger) (*dnsPart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &dnsPart{cfg: cfg, log: log.With("component", "dns"), source: src, resolver: res}, nil
-}
-
-// run applies each snapshot of the cluster to the resolver until ctx ends.
-func (p *dnsPart) run(ctx context.Context) error {
-	rc := p.cfg.Resolver.Records
+	rc := cfg.Resolver.Records
 	rc.LookupHost = lookupHost
 	if len(rc.NSAddrs) == 0 {
 		rc.NSAddrs = localAddrs() // ns1.<domain> is this node, as in Mesos-DNS
 	}
-	return p.source.Run(ctx, func(st mesos.MasterState) {
-		rc.Masters = p.source.Masters()
-		rs, err := records.Generate(st, rc)
-		if err != nil {
-			p.log.Warn("records not generated, serving the previous ones", "err", err)
-			return
+	return &dnsPart{cfg: cfg, log: log.With("component", "dns"), source: src, resolver: res, rc: rc}, nil
+}
+
+// stateFile holds the masters' last good state under Config.StateDir.
+const stateFile = "master-state.json"
+
+// restore serves the records of the masters' state saved in dir by an
+// earlier run until the masters answer, and has the state saved there
+// from now on.
+func (p *dnsPart) restore(dir string) {
+	path := filepath.Join(dir, stateFile)
+	p.saver = snapshot.NewSaver[mesos.MasterState](path, p.log)
+	st, saved, err := snapshot.Load[mesos.MasterState](path)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			p.log.Warn("the saved masters' state is not usable; no names until the masters answer", "err", err)
 		}
-		p.resolver.Update(rs, time.Now())
+		return
+	}
+	if p.apply(st, saved) {
+		p.log.Info("serving the names of the state saved before the restart until the masters answer", "saved", saved.Format(time.RFC3339))
+	}
+}
+
+// run applies each snapshot of the cluster to the resolver until ctx ends.
+func (p *dnsPart) run(ctx context.Context) error {
+	return p.source.Run(ctx, func(st mesos.MasterState) {
+		if p.apply(st, time.Now()) && p.saver != nil {
+			p.saver.Set(st)
+		}
 	})
+}
+
+// apply serves the records of st, as of at.
+func (p *dnsPart) apply(st mesos.MasterState, at time.Time) bool {
+	rc := p.rc
+	rc.Masters = p.source.Masters()
+	rs, err := records.Generate(st, rc)
+	if err != nil {
+		p.log.Warn("records not generated, serving the previous ones", "err", err)
+		return false
+	}
+	p.resolver.Update(rs, at)
+	return true
 }
 
 // lookupHost resolves a host name of the cluster state (agents and masters

@@ -111,6 +111,13 @@ func rawList(apps []json.RawMessage) [][]byte {
 
 func startDaemon(t *testing.T, marathonURL, serviceBind string) *Daemon {
 	t.Helper()
+	d, _ := startDaemonWith(t, testConfig(marathonURL, serviceBind))
+	return d
+}
+
+// testConfig is routerd's configuration in these tests: quick retries, no
+// resolver, everything on loopback.
+func testConfig(marathonURL, serviceBind string) Config {
 	cfg := DefaultConfig()
 	cfg.Watch.URLs = []string{marathonURL}
 	cfg.Watch.MaxBackoff = 100 * time.Millisecond
@@ -119,6 +126,13 @@ func startDaemon(t *testing.T, marathonURL, serviceBind string) *Daemon {
 	cfg.HTTPListen, cfg.HTTPSListen, cfg.AdminListen = "127.0.0.1:0", "", "127.0.0.1:0"
 	cfg.DrainTimeout = time.Second
 	cfg.DNS.Enabled = false // the resolver has tests of its own
+	return cfg
+}
+
+// startDaemonWith runs routerd with cfg until the test ends or stop is
+// called.
+func startDaemonWith(t *testing.T, cfg Config) (d *Daemon, stop func()) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -133,13 +147,17 @@ func startDaemon(t *testing.T, marathonURL, serviceBind string) *Daemon {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return d
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return d, stop
 }
 
 func getJSON(t *testing.T, url string, v any) int {
