@@ -2,6 +2,8 @@ package main_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -38,19 +40,22 @@ func taskDir(t *testing.T, workDir, frameworkID, taskID string) string {
 }
 
 // agentTasks reads the agent's /state tasks as framework → task → state.
-func agentTasks(t *testing.T, m *mastertest.Master) map[string]map[string]mesos.TaskState {
-	t.Helper()
-	pid := m.State(nil).Slaves[0].PID // slave(1)@127.0.0.1:port
+func agentTasks(m *mastertest.Master) (map[string]map[string]mesos.TaskState, error) {
+	slaves := m.State(nil).Slaves
+	if len(slaves) == 0 {
+		return nil, errors.New("no agent registered")
+	}
+	pid := slaves[0].PID // slave(1)@127.0.0.1:port
 	resp, err := http.Get("http://" + pid[strings.Index(pid, "@")+1:] + "/state")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err // a restarting agent's port may not be open yet
 	}
 	defer resp.Body.Close()
 	var st struct {
 		Tasks []mesos.Task `json:"tasks"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatalf("decoding the agent's /state: %v", err)
+		return nil, fmt.Errorf("decoding the agent's /state: %w", err)
 	}
 	out := map[string]map[string]mesos.TaskState{}
 	for _, task := range st.Tasks {
@@ -59,7 +64,13 @@ func agentTasks(t *testing.T, m *mastertest.Master) map[string]map[string]mesos.
 		}
 		out[task.FrameworkID][task.Info.TaskID] = task.State
 	}
-	return out
+	return out, nil
+}
+
+// agentHas reports whether the agent's /state lists exactly want.
+func agentHas(m *mastertest.Master, want map[string]map[string]mesos.TaskState) bool {
+	got, err := agentTasks(m)
+	return err == nil && equalTasks(got, want)
 }
 
 // masterTasks reads the master's tasks as framework → task → state.
@@ -123,8 +134,8 @@ func runSameTaskIDInTwoFrameworks(t *testing.T, isolation string) {
 		}
 	}
 	want := map[string]map[string]mesos.TaskState{fa.ID: {"t1": mesos.TaskRunning}, fb.ID: {"t1": mesos.TaskRunning}}
-	if got := agentTasks(t, m); !equalTasks(got, want) {
-		t.Fatalf("agent /state tasks = %v, want %v", got, want)
+	if got, err := agentTasks(m); err != nil || !equalTasks(got, want) {
+		t.Fatalf("agent /state tasks = %v (%v), want %v", got, err, want)
 	}
 	mastertest.WaitFor(t, 10*time.Second, "the master to see both tasks running", func() bool { return equalTasks(masterTasks(m), want) })
 
@@ -141,7 +152,7 @@ func runSameTaskIDInTwoFrameworks(t *testing.T, isolation string) {
 	a.start()
 	mastertest.WaitFor(t, 20*time.Second, "the agent back with both tasks", func() bool {
 		st := m.State(nil)
-		return len(st.Slaves) == 1 && st.Slaves[0].Active && equalTasks(agentTasks(t, m), want)
+		return len(st.Slaves) == 1 && st.Slaves[0].Active && agentHas(m, want)
 	})
 	for fid, pid := range pids {
 		if p, _, _ := shim.ReadPid(filepath.Join(dirs[fid], "run")); p.TaskPID != pid {
@@ -157,7 +168,7 @@ func runSameTaskIDInTwoFrameworks(t *testing.T, isolation string) {
 	fa.WaitUpdate(t, 10*time.Second, "t1", mesos.TaskKilled)
 	want = map[string]map[string]mesos.TaskState{fb.ID: {"t1": mesos.TaskRunning}}
 	// The acknowledged TASK_KILLED makes the agent forget the task.
-	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return equalTasks(agentTasks(t, m), want) })
+	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return agentHas(m, want) })
 	if err := syscall.Kill(pids[fb.ID], 0); err != nil {
 		t.Fatalf("framework b's t1 ended when framework a's was killed: %v", err)
 	}
@@ -169,7 +180,7 @@ func runSameTaskIDInTwoFrameworks(t *testing.T, isolation string) {
 	}
 	fb.Kill(t, "t1")
 	fb.WaitUpdate(t, 10*time.Second, "t1", mesos.TaskKilled)
-	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework b's t1", func() bool { return len(agentTasks(t, m)) == 0 })
+	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework b's t1", func() bool { return agentHas(m, map[string]map[string]mesos.TaskState{}) })
 	for _, f := range []*mastertest.Framework{fa, fb} {
 		if n := updatesOf(f, "t1"); n[mesos.TaskLost] != 0 || n[mesos.TaskKilled] != 1 {
 			t.Errorf("framework %s got updates %v of t1, want one TASK_KILLED and none lost", f.ID, n)
@@ -260,7 +271,7 @@ func TestAgentRecoversPreviousLayout(t *testing.T) {
 	want := map[string]map[string]mesos.TaskState{fa.ID: {"t1": mesos.TaskRunning}}
 	mastertest.WaitFor(t, 20*time.Second, "the agent back with its task", func() bool {
 		st := m.State(nil)
-		return len(st.Slaves) == 1 && st.Slaves[0].Active && equalTasks(agentTasks(t, m), want)
+		return len(st.Slaves) == 1 && st.Slaves[0].Active && agentHas(m, want)
 	})
 	if q, _, _ := shim.ReadPid(filepath.Join(dir, "run")); q.TaskPID != p.TaskPID || syscall.Kill(p.TaskPID, 0) != nil {
 		t.Fatalf("t1 runs as pid %d after the upgrade, was %d (alive: %v)", q.TaskPID, p.TaskPID, syscall.Kill(p.TaskPID, 0))
@@ -271,7 +282,7 @@ func TestAgentRecoversPreviousLayout(t *testing.T) {
 	fa.Kill(t, "t1")
 	fa.WaitUpdate(t, 10*time.Second, "t1", mesos.TaskKilled)
 	want = map[string]map[string]mesos.TaskState{fb.ID: {"t1": mesos.TaskRunning}}
-	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return equalTasks(agentTasks(t, m), want) })
+	mastertest.WaitFor(t, 10*time.Second, "the agent to forget framework a's t1", func() bool { return agentHas(m, want) })
 	// The status log goes after the task is forgotten, once its last
 	// update is acknowledged.
 	mastertest.WaitFor(t, 10*time.Second, "the previous layout's status directory of t1 to be removed", func() bool {
