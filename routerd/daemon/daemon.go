@@ -234,6 +234,14 @@ const saveEvery = time.Second
 // Run serves until ctx ends, then closes the listeners and lets open
 // connections finish for up to DrainTimeout.
 func (d *Daemon) Run(ctx context.Context) error {
+	// What an earlier run saved is served until the masters answer; read
+	// before anything that reports on it starts.
+	if d.apps != nil {
+		d.restoreApps()
+	}
+	if d.dns != nil && d.cfg.StateDir != "" {
+		d.dns.restore(d.cfg.StateDir)
+	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)
 	goServe := func(name string, f func() error) {
@@ -265,7 +273,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	if d.watcher != nil {
 		if d.apps != nil {
-			d.restoreApps()
 			goServe("snapshot", func() error { d.apps.Run(wctx, saveEvery); return nil })
 		}
 		goServe("watch", func() error {
@@ -278,8 +285,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		})
 	}
 	if d.dns != nil {
-		if d.cfg.StateDir != "" {
-			d.dns.restore(d.cfg.StateDir)
+		if d.dns.saver != nil {
 			goServe("dns snapshot", func() error { d.dns.saver.Run(wctx, saveEvery); return nil })
 		}
 		goServe("dns source", func() error { return d.dns.run(wctx) })
