@@ -312,5 +312,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		adminSrv.Close()
 	}
 	wg.Wait()
+	// The watcher and the DNS source have stopped: keep their last views.
+	if d.apps != nil {
+		d.apps.Flush()
+	}
+	if d.dns != nil && d.dns.saver != nil {
+		d.dns.saver.Flush()
+	}
 	return err
 }

@@ -36,9 +36,10 @@ type file[T any] struct {
 
 // Saver writes the latest value it was given to one file.
 type Saver[T any] struct {
-	path   string
-	log    *slog.Logger
-	latest atomic.Pointer[T]
+	path    string
+	log     *slog.Logger
+	latest  atomic.Pointer[T]
+	written *T // by Run's goroutine, then by Flush
 }
 
 // NewSaver returns a Saver of path.
@@ -50,31 +51,33 @@ func NewSaver[T any](path string, log *slog.Logger) *Saver[T] {
 // afterwards.
 func (s *Saver[T]) Set(v T) { s.latest.Store(&v) }
 
-// Run writes each new value within every, and the last one as ctx ends.
+// Run writes each new value within every, until ctx ends.
 func (s *Saver[T]) Run(ctx context.Context, every time.Duration) {
-	var written *T
-	save := func() {
-		v := s.latest.Load()
-		if v == nil || v == written {
-			return
-		}
-		if err := s.write(*v); err != nil {
-			s.log.Warn("saving the last good view failed; a restart without the masters will start empty", "file", s.path, "err", err)
-			return
-		}
-		written = v
-	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			save()
 			return
 		case <-t.C:
-			save()
+			s.Flush()
 		}
 	}
+}
+
+// Flush writes the latest value if it is not on disk yet. Run calls it;
+// a stopping daemon calls it once Run has returned and nothing calls Set
+// any more, so that its last value is kept.
+func (s *Saver[T]) Flush() {
+	v := s.latest.Load()
+	if v == nil || v == s.written {
+		return
+	}
+	if err := s.write(*v); err != nil {
+		s.log.Warn("saving the last good view failed; a restart without the masters will start empty", "file", s.path, "err", err)
+		return
+	}
+	s.written = v
 }
 
 func (s *Saver[T]) write(v T) error {

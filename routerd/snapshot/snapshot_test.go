@@ -16,7 +16,7 @@ import (
 )
 
 // A saver writes the latest value it was given, not every one, and the
-// last one as it stops; Load reads it back with when it was saved.
+// last one when flushed; Load reads it back with when it was saved.
 func TestSaverWritesTheLatest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "apps.json")
 	s := NewSaver[[]string](path, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -34,6 +34,7 @@ func TestSaverWritesTheLatest(t *testing.T) {
 	before := time.Now()
 	cancel()
 	<-done
+	s.Flush() // as a stopping daemon does
 	v, saved, err := Load[[]string](path)
 	if err != nil || len(v) != 1 || v[0] != "/last" {
 		t.Fatalf("after stopping: %v, %v; want the last value written as it stopped", v, err)
