@@ -57,6 +57,7 @@ func run() error {
 	flag.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "on stop, how long open connections may finish")
 	// systemd's StateDirectory= sets $STATE_DIRECTORY (routerd.service).
 	flag.StringVar(&cfg.StateDir, "state-dir", os.Getenv("STATE_DIRECTORY"), "directory of the last good apps and masters' state, routed and served at a start without the masters; empty keeps nothing")
+	flag.DurationVar(&cfg.StateMaxAge, "state-max-age", cfg.StateMaxAge, "saved apps and masters' state older than this are not used at start")
 	logFlags := logflag.Register(flag.CommandLine, slog.LevelInfo)
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -47,12 +47,13 @@ type Elector struct {
 	ttl time.Duration
 	log *slog.Logger
 
-	mu        sync.Mutex // guards self, campaigns, leader, changes, leading and resign
+	mu        sync.Mutex // guards self, campaigns, leader, changes, leading, term and resign
 	self      Info
 	campaigns int
 	leader    *Info
 	changes   uint64 // leader changes observed
 	leading   bool
+	term      context.Context // the leadership term's, while leading; ends as it steps down
 	resign    context.CancelFunc
 	changed   chan struct{} // closed and replaced on every leader change
 }
@@ -76,9 +77,10 @@ func New(cli *clientv3.Client, self Info, ttl time.Duration, log *slog.Logger) *
 func (e *Elector) Leader() (Info, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.leading {
+	if e.leading && e.term.Err() == nil {
 		// Won: the key is this term's, whether or not the observer has
-		// read it back yet.
+		// read it back yet. Once the term has ended (its session expired,
+		// or it abdicated) and while it steps down, the observer answers.
 		return e.self, true
 	}
 	if e.leader == nil || e.leader.sameAddress(e.self) {
@@ -140,10 +142,10 @@ func (e *Elector) setLeader(l *Info) {
 	e.changed = make(chan struct{})
 }
 
-func (e *Elector) setLeading(leading bool, resign context.CancelFunc) {
+func (e *Elector) setLeading(leading bool, term context.Context, resign context.CancelFunc) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.leading, e.resign = leading, resign
+	e.leading, e.term, e.resign = leading, term, resign
 	close(e.changed)
 	e.changed = make(chan struct{})
 }
@@ -203,10 +205,10 @@ func (e *Elector) campaign(ctx context.Context, lead LeadFunc) error {
 		}
 		cancel()
 	}()
-	e.setLeading(true, cancel)
+	e.setLeading(true, lctx, cancel)
 	e.log.Info("elected leader", "id", self.ID, "rev", el.Rev())
 	err = lead(lctx, self, fence)
-	e.setLeading(false, nil)
+	e.setLeading(false, nil, nil)
 	cancel()
 	<-watched
 	// An expired lease took the key with it, or etcd is unreachable and

@@ -243,3 +243,45 @@ func TestLeaderNamesItselfOnceElected(t *testing.T) {
 		t.Fatal("not elected within 5s")
 	}
 }
+
+// A master whose term has ended (it abdicated, or its session expired)
+// no longer names itself while it steps down, however long its lead func
+// takes to return (flushing the registry to a slow etcd): clients are not
+// sent to a master that will not serve them.
+func TestSteppingDownNamesNotItself(t *testing.T) {
+	e, _ := statetest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	el := leader.New(e.Client, leader.Info{ID: "a", Hostname: "a", Port: 5050}, 2*time.Second, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	stepping, release := make(chan struct{}), make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		el.Run(ctx, func(lctx context.Context, _ leader.Info, _ clientv3.Cmp) error {
+			<-lctx.Done()
+			select {
+			case stepping <- struct{}{}:
+				<-release // a slow step-down
+			default:
+			}
+			return nil
+		})
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 5*time.Second, "a to lead", el.IsLeader)
+	if l, ok := el.Leader(); !ok || l.ID != "a" {
+		t.Fatalf("Leader() while leading = %+v, %v; want a", l, ok)
+	}
+	if !el.Abdicate() {
+		t.Fatal("Abdicate() = false for the leader")
+	}
+	select {
+	case <-stepping:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the term did not end")
+	}
+	if l, ok := el.Leader(); ok && l.ID == "a" {
+		t.Errorf("Leader() while stepping down = %+v, want no leader named after itself", l)
+	}
+	close(release)
+}

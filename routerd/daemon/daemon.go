@@ -45,13 +45,16 @@ type Config struct {
 	// snapshot), read at start when the masters do not answer; "" keeps
 	// nothing.
 	StateDir string
+	// StateMaxAge is the age beyond which saved views are not used: the
+	// cluster has likely moved on, and a host port may serve another app.
+	StateMaxAge time.Duration
 }
 
 // DefaultConfig is routerd's flags' defaults.
 func DefaultConfig() Config {
 	return Config{Routing: true, Watch: watch.DefaultConfig(), Route: route.DefaultConfig(), TCP: tcpproxy.DefaultConfig(),
 		HTTP: httpproxy.DefaultConfig(), HTTPListen: ":80", HTTPSListen: ":443", AdminListen: "127.0.0.1:9090",
-		DNS: DefaultDNSConfig(), DrainTimeout: 10 * time.Second}
+		DNS: DefaultDNSConfig(), DrainTimeout: 10 * time.Second, StateMaxAge: 24 * time.Hour}
 }
 
 // Validate checks the config.
@@ -144,6 +147,9 @@ const appsFile = "marathon-apps.json"
 // answers.
 func (d *Daemon) restoreApps() {
 	apps, saved, err := snapshot.Load[[]marathon.AppInfo](filepath.Join(d.cfg.StateDir, appsFile))
+	if err == nil && time.Since(saved) > d.cfg.StateMaxAge {
+		err = fmt.Errorf("saved at %s, longer ago than --state-max-age (%v)", saved.Format(time.RFC3339), d.cfg.StateMaxAge)
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			d.log.Warn("the saved apps are not usable; routing nothing until Marathon answers", "err", err)
@@ -240,7 +246,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		d.restoreApps()
 	}
 	if d.dns != nil && d.cfg.StateDir != "" {
-		d.dns.restore(d.cfg.StateDir)
+		d.dns.restore(d.cfg.StateDir, d.cfg.StateMaxAge)
 	}
 	var wg sync.WaitGroup
 	errc := make(chan error, 4)

@@ -75,12 +75,15 @@ func newDNS(cfg DNSConfig, log *slog.Logger) (*dnsPart, error) {
 const stateFile = "master-state.json"
 
 // restore serves the records of the masters' state saved in dir by an
-// earlier run until the masters answer, and has the state saved there
-// from now on.
-func (p *dnsPart) restore(dir string) {
+// earlier run, unless older than maxAge, until the masters answer, and has
+// the state saved there from now on.
+func (p *dnsPart) restore(dir string, maxAge time.Duration) {
 	path := filepath.Join(dir, stateFile)
 	p.saver = snapshot.NewSaver[mesos.MasterState](path, p.log)
 	st, saved, err := snapshot.Load[mesos.MasterState](path)
+	if err == nil && time.Since(saved) > maxAge {
+		err = fmt.Errorf("saved at %s, longer ago than --state-max-age (%v)", saved.Format(time.RFC3339), maxAge)
+	}
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			p.log.Warn("the saved masters' state is not usable; no names until the masters answer", "err", err)

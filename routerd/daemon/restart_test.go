@@ -23,7 +23,8 @@ import (
 // (a node rebooted during a master failover) routes the apps it saw last,
 // saved in --state-dir, and says so in its health, instead of refusing
 // every service port until Marathon is back; it follows Marathon again
-// once it answers. A damaged file is ignored, not fatal.
+// once it answers. A file saved longer ago than --state-max-age, or
+// damaged, is ignored, not fatal.
 func TestRestartWithoutMarathon(t *testing.T) {
 	m := newFakeMarathon(t, "testdata/apps.json")
 	cfg := testConfig(m.srv.URL, "127.0.0.6")
@@ -63,16 +64,34 @@ func TestRestartWithoutMarathon(t *testing.T) {
 	})
 	stop()
 
-	if err := os.WriteFile(filepath.Join(cfg.StateDir, appsFile), []byte(`{"format":1,"data":[{"id":`), 0o600); err != nil {
+	// Saved longer ago than --state-max-age, or damaged: not used.
+	path := filepath.Join(cfg.StateDir, appsFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
+	var saved map[string]json.RawMessage
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatal(err)
+	}
+	saved["saved"] = json.RawMessage(`"` + time.Now().Add(-cfg.StateMaxAge-time.Minute).UTC().Format(time.RFC3339) + `"`)
+	aged, _ := json.Marshal(saved)
 	m.setDown(true)
-	d, _ = startDaemonWith(t, cfg)
-	tstest.WaitFor(t, 5*time.Second, "a degraded health with a damaged file", func() bool {
-		h.Problems = nil
-		return getJSON(t, "http://"+d.AdminAddr()+"/_router/health", &h) == http.StatusServiceUnavailable &&
-			strings.Contains(strings.Join(h.Problems, ";"), "no route table yet")
-	})
+	for what, body := range map[string][]byte{"an aged file": aged, "a damaged file": []byte(`{"format":1,"data":[{"id":`)} {
+		if err := os.WriteFile(path, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		d, stop = startDaemonWith(t, cfg)
+		tstest.WaitFor(t, 5*time.Second, "a degraded health with "+what, func() bool {
+			h.Problems = nil
+			return getJSON(t, "http://"+d.AdminAddr()+"/_router/health", &h) == http.StatusServiceUnavailable &&
+				strings.Contains(strings.Join(h.Problems, ";"), "no route table yet")
+		})
+		if d.Router.Table().Listener("127.0.0.6:10101") != nil {
+			t.Errorf("with %s /web is routed, want nothing until Marathon answers", what)
+		}
+		stop()
+	}
 }
 
 // TestRestartWithoutMasters: a routerd restarted while no master answers

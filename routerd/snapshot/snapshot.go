@@ -30,7 +30,7 @@ const format = 1
 // file is what a snapshot file holds.
 type file[T any] struct {
 	Format int       `json:"format"`
-	Saved  time.Time `json:"saved"`
+	Saved  time.Time `json:"saved"` // when the view was taken
 	Data   T         `json:"data"`
 }
 
@@ -38,18 +38,28 @@ type file[T any] struct {
 type Saver[T any] struct {
 	path    string
 	log     *slog.Logger
-	latest  atomic.Pointer[T]
-	written *T // by Run's goroutine, then by Flush
+	latest  atomic.Pointer[view[T]]
+	written *view[T] // by Run's goroutine, then by Flush
 }
 
-// NewSaver returns a Saver of path.
+// view is a value and when it was taken.
+type view[T any] struct {
+	v  T
+	at time.Time
+}
+
+// NewSaver returns a Saver of path, and removes what a crash in the middle
+// of an earlier write left beside it.
 func NewSaver[T any](path string, log *slog.Logger) *Saver[T] {
+	if err := atomicfile.RemoveTemps(path); err != nil {
+		log.Warn("removing the temporary files of an interrupted save", "file", path, "err", err)
+	}
 	return &Saver[T]{path: path, log: log}
 }
 
-// Set makes v the value to write next. The caller must not change v
-// afterwards.
-func (s *Saver[T]) Set(v T) { s.latest.Store(&v) }
+// Set makes v, taken now, the value to write next. The caller must not
+// change v afterwards.
+func (s *Saver[T]) Set(v T) { s.latest.Store(&view[T]{v: v, at: time.Now()}) }
 
 // Run writes each new value within every, until ctx ends.
 func (s *Saver[T]) Run(ctx context.Context, every time.Duration) {
@@ -73,22 +83,22 @@ func (s *Saver[T]) Flush() {
 	if v == nil || v == s.written {
 		return
 	}
-	if err := s.write(*v); err != nil {
+	if err := s.write(v); err != nil {
 		s.log.Warn("saving the last good view failed; a restart without the masters will start empty", "file", s.path, "err", err)
 		return
 	}
 	s.written = v
 }
 
-func (s *Saver[T]) write(v T) error {
-	b, err := json.Marshal(file[T]{Format: format, Saved: time.Now().UTC(), Data: v})
+func (s *Saver[T]) write(v *view[T]) error {
+	b, err := json.Marshal(file[T]{Format: format, Saved: v.at.UTC(), Data: v.v})
 	if err != nil {
 		return err
 	}
 	return atomicfile.WriteFile(s.path, b, 0o600)
 }
 
-// Load reads the value saved in path and when it was saved. A missing
+// Load reads the value saved in path and when it was taken. A missing
 // file is os.ErrNotExist; one of another format, or damaged, an error
 // that says so.
 func Load[T any](path string) (v T, saved time.Time, err error) {
