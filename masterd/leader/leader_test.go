@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,21 +254,26 @@ func TestSteppingDownNamesNotItself(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	el := leader.New(e.Client, leader.Info{ID: "a", Hostname: "a", Port: 5050}, 2*time.Second, log)
 	ctx, cancel := context.WithCancel(context.Background())
-	stepping, release := make(chan struct{}), make(chan struct{})
+	// Only the first term steps down slowly; the test may be slower to
+	// reach its receive than the term is to end (-race), so the signal
+	// is buffered rather than dropped.
+	stepping, release := make(chan struct{}, 1), make(chan struct{})
+	var terms atomic.Int32
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		el.Run(ctx, func(lctx context.Context, _ leader.Info, _ clientv3.Cmp) error {
 			<-lctx.Done()
-			select {
-			case stepping <- struct{}{}:
+			if terms.Add(1) == 1 {
+				stepping <- struct{}{}
 				<-release // a slow step-down
-			default:
 			}
 			return nil
 		})
 	}()
-	defer func() { cancel(); <-done }()
+	var releaseOnce sync.Once
+	free := func() { releaseOnce.Do(func() { close(release) }) }
+	defer func() { free(); cancel(); <-done }()
 	waitFor(t, 5*time.Second, "a to lead", el.IsLeader)
 	if l, ok := el.Leader(); !ok || l.ID != "a" {
 		t.Fatalf("Leader() while leading = %+v, %v; want a", l, ok)
@@ -283,5 +289,5 @@ func TestSteppingDownNamesNotItself(t *testing.T) {
 	if l, ok := el.Leader(); ok && l.ID == "a" {
 		t.Errorf("Leader() while stepping down = %+v, want no leader named after itself", l)
 	}
-	close(release)
+	free()
 }
