@@ -165,16 +165,28 @@ func TestInstrumentLabelsRouteNotPath(t *testing.T) {
 	}
 	msrv := httptest.NewServer(met.Handler())
 	defer msrv.Close()
-	fams := metricstest.Get(t, msrv.URL)
-	for _, c := range []struct {
+	wants := []struct {
 		route, code string
 		want        uint64
 	}{
 		{"GET /v2/apps/{id}", "200", 2},
 		{"-", "404", 1},
 		{"GET /stream", "202", 1},
-	} {
-		if got := fams.Count("masterd_http_request_duration_seconds", "api", "marathon", "route", c.route, "code", c.code); got != c.want {
+	}
+	count := func(fams metricstest.Families, route, code string) uint64 {
+		return fams.Count("masterd_http_request_duration_seconds", "api", "marathon", "route", route, "code", code)
+	}
+	// A request is counted as its handler returns, which for the flushed
+	// stream may be after the client has read the response.
+	var fams metricstest.Families
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		fams = metricstest.Get(t, msrv.URL)
+		if count(fams, "GET /stream", "202") > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, c := range wants {
+		if got := count(fams, c.route, c.code); got != c.want {
 			t.Errorf("requests of route %q code %s = %d, want %d", c.route, c.code, got, c.want)
 		}
 	}
