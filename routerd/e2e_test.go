@@ -232,13 +232,17 @@ func TestRouterEndToEnd(t *testing.T) {
 		return false
 	})
 	// routerd reads the same event from its own stream: wait until its
-	// table has dropped the task (within 1 s; the task answers for 4).
+	// table has dropped the task (within 1.5 s; the task answers for 4, and
+	// the 2 s of requests below must all come before that).
+	var droppedAt time.Time
 	e.WaitFor(5*time.Second, "routerd to stop routing to "+victim, func() bool {
+		droppedAt = time.Now()
 		return !e.routes("/web", victim)
 	})
-	t.Logf("routerd stopped routing to the killed task within %v of its TASK_KILLING", time.Since(killingAt).Round(time.Millisecond))
-	if d := time.Since(killingAt); d > time.Second {
-		t.Errorf("routerd dropped the killed task %v after its TASK_KILLING, want within 1s", d.Round(time.Millisecond))
+	d := droppedAt.Sub(killingAt)
+	t.Logf("routerd stopped routing to the killed task within %v of its TASK_KILLING", d.Round(time.Millisecond))
+	if d > 1500*time.Millisecond {
+		t.Errorf("routerd dropped the killed task %v after its TASK_KILLING, want within 1.5s", d.Round(time.Millisecond))
 	}
 	answered := map[string]int{}
 	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {

@@ -244,8 +244,10 @@ func TestRealMaster(t *testing.T) {
 	sort.Slice(fromAgent, func(i, j int) bool { return fromAgent[i] < fromAgent[j] })
 	t.Logf("TASK_RUNNING on the master's stream → snapshot: %v (sorted, %d tasks; a raw client and the source read the same stream, so ≈0)", lat, len(lat))
 	t.Logf("TASK_RUNNING status timestamp (agent) → snapshot: %v", fromAgent)
-	if lat[len(lat)-1] > 100*time.Millisecond {
-		t.Errorf("slowest TASK_RUNNING to snapshot took %v, want < 100ms", lat[len(lat)-1])
+	// Streamed, it is milliseconds; the bound only tells a stream from a
+	// poll, with room for a loaded -race test process.
+	if lat[len(lat)-1] > time.Second {
+		t.Errorf("slowest TASK_RUNNING to snapshot took %v, want < 1s (streamed, not polled)", lat[len(lat)-1])
 	}
 
 	// GET_STATE lists the tasks.

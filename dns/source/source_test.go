@@ -261,6 +261,9 @@ func TestBrokenStreams(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeMaster(t)
+			// The stream breaks once the source has emitted SUBSCRIBED's
+			// snapshot, which waits for its own read of /master/state.
+			emitted := make(chan struct{})
 			f.setStream(func(w http.ResponseWriter, r *http.Request, n int) {
 				if n > 1 {
 					// Later subscriptions never get anywhere.
@@ -268,10 +271,16 @@ func TestBrokenStreams(t *testing.T) {
 					return
 				}
 				writeRecord(w, subscribed(baseState))
-				time.Sleep(50 * time.Millisecond)
+				select {
+				case <-emitted:
+				case <-r.Context().Done():
+					return
+				}
 				tc.after(w)
 			})
 			src, snaps := run(t, nil, f.addr())
+			tstest.WaitFor(t, 5*time.Second, "the first snapshot", func() bool { return len(snaps.list()) > 0 })
+			close(emitted)
 			tstest.WaitFor(t, 5*time.Second, "a second subscription", func() bool { return f.subscribes.Load() >= 2 })
 			tstest.WaitFor(t, 5*time.Second, "the error reported", func() bool {
 				st := src.Status()

@@ -208,8 +208,10 @@ func TestRunReturnsPromptlyWithoutEtcd(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return within 5s")
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Fatalf("Run returned %v after its context ended, want under 500ms", d)
+	// An etcd call left to time out takes 5 s; a prompt return is far less
+	// even in a stalled -race test process.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("Run returned %v after its context ended, want under 2s", d)
 	}
 }
 

@@ -68,10 +68,12 @@ func testConfig(id string) Config {
 	return cfg
 }
 
-// fastPings has a silent agent declared unreachable within half a second.
+// fastPings has a silent agent declared unreachable within two seconds:
+// soon for a test, and long enough that a -race test process stalled for
+// a few hundred milliseconds does not drop the agents that stay live.
 func fastPings(cfg *Config) {
 	cfg.AgentPingTimeout = 100 * time.Millisecond
-	cfg.MaxAgentPingTimeouts = 5
+	cfg.MaxAgentPingTimeouts = 20
 }
 
 func newCluster(t *testing.T, config func(*Config)) *cluster {

@@ -209,7 +209,10 @@ func TestTwoMastersFailover(t *testing.T) {
 	// Kill the leader: no resignation, its session must expire.
 	killed := time.Now()
 	leader.kill()
-	waitFor(t, 2*time.Second+3*time.Second, "the standby to lead within its session TTL", func() bool {
+	// The session's TTL is 2 s; etcd's lessor revokes it on its own tick
+	// and fsync, which a loaded machine slows: the bound is generous, and
+	// the time taken is logged.
+	waitFor(t, 15*time.Second, "the standby to lead once the old session expires", func() bool {
 		_, ok := masterState(t, standby.addr())
 		return ok
 	})
