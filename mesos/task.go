@@ -43,6 +43,12 @@ const (
 	ReasonTaskUnknown       = "REASON_TASK_UNKNOWN"
 	ReasonInvalidOffers     = "REASON_INVALID_OFFERS"
 	ReasonTaskInvalid       = "REASON_TASK_INVALID"
+
+	ReasonExecutorTerminated           = "REASON_EXECUTOR_TERMINATED"
+	ReasonContainerLaunchFailed        = "REASON_CONTAINER_LAUNCH_FAILED"
+	ReasonContainerLimitationMemory    = "REASON_CONTAINER_LIMITATION_MEMORY"
+	ReasonCommandExecutorFailed        = "REASON_COMMAND_EXECUTOR_FAILED"
+	ReasonTaskHealthCheckStatusUpdated = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
 )
 
 // CommandInfo is what a task runs.

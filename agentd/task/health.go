@@ -42,12 +42,12 @@ func (m *Manager) startHealth(ctx context.Context, t *Task) {
 		healthy := r.Healthy
 		if r.Kill {
 			m.log.Warn("task failed its health checks, killing it", "task", t.Info.TaskID, "failures", r.ConsecutiveFailures)
-			m.kill(t, nil, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+			m.kill(t, nil, mesos.ReasonTaskHealthCheckStatusUpdated,
 				fmt.Sprintf("killed after %d consecutive failed health checks: %s", r.ConsecutiveFailures, r.LastFailureCause))
 			return
 		}
 		if t.State() == mesos.TaskRunning {
-			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, Healthy: &healthy, Reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"})
+			m.send(t, mesos.TaskStatus{State: mesos.TaskRunning, Healthy: &healthy, Reason: mesos.ReasonTaskHealthCheckStatusUpdated})
 		}
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ func (m *Manager) Kill(frameworkID, taskID string, policy *mesos.KillPolicy) {
 	m.mu.Unlock()
 	if t == nil {
 		m.update(frameworkID, mesos.TaskStatus{TaskID: taskID, State: mesos.TaskLost, Source: mesos.SourceAgent,
-			Reason: "REASON_TASK_UNKNOWN", Message: "kill of a task this agent does not run", Timestamp: float64(time.Now().UnixNano()) / 1e9})
+			Reason: mesos.ReasonTaskUnknown, Message: "kill of a task this agent does not run", Timestamp: float64(time.Now().UnixNano()) / 1e9})
 		return
 	}
 	m.kill(t, policy, "", "")

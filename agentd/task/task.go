@@ -240,12 +240,12 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 	}
 	for _, d := range []string{t.runDir(), t.sandboxDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			fail(mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED", "creating task directories: "+err.Error())
+			fail(mesos.TaskFailed, mesos.ReasonExecutorTerminated, "creating task directories: "+err.Error())
 			return
 		}
 	}
 	if err := shim.WriteJSON(filepath.Join(t.dir, taskFile), t); err != nil {
-		fail(mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED", "recording the task: "+err.Error())
+		fail(mesos.TaskFailed, mesos.ReasonExecutorTerminated, "recording the task: "+err.Error())
 		return
 	}
 	spec, err := m.spec(t)
@@ -263,14 +263,14 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 	}
 	if t.Info.Command != nil && len(t.Info.Command.URIs) > 0 {
 		if err := fetch.Fetch(ctx, m.cfg.Fetch, t.Info.Command.URIs, t.sandboxDir()); err != nil {
-			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "fetching artifacts: "+err.Error())
+			fail(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "fetching artifacts: "+err.Error())
 			return
 		}
 	}
 	if hasImage(t.Info) {
 		root, cfg, err := m.imageRoot(ctx, t)
 		if err != nil {
-			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "preparing image "+t.Info.Container.Image+": "+err.Error())
+			fail(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "preparing image "+t.Info.Container.Image+": "+err.Error())
 			return
 		}
 		argv, err := imageArgv(t.Info.Command, cfg)
@@ -294,7 +294,7 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 			return
 		}
 		if err != nil {
-			fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", "setting up the task's network: "+err.Error())
+			fail(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "setting up the task's network: "+err.Error())
 			return
 		}
 		t.net = att
@@ -307,7 +307,7 @@ func (m *Manager) launch(ctx context.Context, t *Task) {
 	t.shimStarted = time.Now()
 	sh, err := shim.Start(m.cfg.Binary, t.runDir(), spec)
 	if err != nil {
-		fail(mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", err.Error())
+		fail(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, err.Error())
 		return
 	}
 	reaped := make(chan struct{})
@@ -488,13 +488,13 @@ func (m *Manager) finish(t *Task) {
 	st := mesos.TaskStatus{}
 	switch {
 	case err != nil || !ok:
-		st.State, st.Reason = mesos.TaskFailed, "REASON_EXECUTOR_TERMINATED"
+		st.State, st.Reason = mesos.TaskFailed, mesos.ReasonExecutorTerminated
 		st.Message = "the task's shim ended without recording an exit status"
 		if err != nil {
 			st.Message += ": " + err.Error()
 		}
 	case e.Error != "":
-		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_CONTAINER_LAUNCH_FAILED", e.Describe()
+		st.State, st.Reason, st.Message = mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, e.Describe()
 	case e.Killed:
 		st.State, st.Reason, st.Message = mesos.TaskKilled, "", "Command killed: "+e.Describe()
 		t.mu.Lock()
@@ -503,11 +503,11 @@ func (m *Manager) finish(t *Task) {
 		}
 		t.mu.Unlock()
 	case e.OOMKilled:
-		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_CONTAINER_LIMITATION_MEMORY", e.Describe()
+		st.State, st.Reason, st.Message = mesos.TaskFailed, mesos.ReasonContainerLimitationMemory, e.Describe()
 	case e.Code == 0 && e.Signal == 0:
 		st.State, st.Message = mesos.TaskFinished, e.Describe()
 	default:
-		st.State, st.Reason, st.Message = mesos.TaskFailed, "REASON_COMMAND_EXECUTOR_FAILED", e.Describe()
+		st.State, st.Reason, st.Message = mesos.TaskFailed, mesos.ReasonCommandExecutorFailed, e.Describe()
 	}
 	m.send(t, st)
 	m.log.Info("task ended", "task", t.Info.TaskID, "state", st.State, "message", st.Message)

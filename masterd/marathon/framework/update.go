@@ -10,10 +10,6 @@ import (
 	"corral/mesos"
 )
 
-// reasonHealthKill is the reason of the TASK_KILLED an agent sends after
-// killing a task that failed its health checks.
-const reasonHealthKill = "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED"
-
 // updates applies status updates, then writes what they changed in as
 // few etcd transactions as the store's limits allow and only then
 // acknowledges them: 100 tasks starting at once cost a transaction or
@@ -145,7 +141,8 @@ func (f *Framework) reconciledHealth(in *instance, healthy bool, msg string, now
 // meanwhile is reported terminated with its last instance.
 func (f *Framework) ended(in *instance, st mesos.TaskStatus, now time.Time, hasApp bool, app *marathon.App) {
 	f.removeInstance(in)
-	if st.State == mesos.TaskKilled && st.Reason == reasonHealthKill {
+	// An agent kills a task that failed its health checks with this reason.
+	if st.State == mesos.TaskKilled && st.Reason == mesos.ReasonTaskHealthCheckStatusUpdated {
 		f.publish(marathon.UnhealthyTaskKillEvent{AppID: in.AppID, TaskID: in.TaskID, InstanceID: instanceID(in.TaskID),
 			Version: in.Version, Reason: st.Message, Host: in.Host, SlaveID: in.AgentID,
 			EventMeta: marathon.Meta(marathon.EventUnhealthyTaskKill, now)})
