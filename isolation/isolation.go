@@ -82,6 +82,10 @@ type ExitStatus struct {
 	Code      int            // exit code; 128+signal when killed by a signal, as a shell reports it
 	Signal    syscall.Signal // the signal that killed it, 0 if none
 	OOMKilled bool           // the memory cgroup OOM-killed a process of the container
+	// ExecError is why the command was never executed, when the container
+	// reported it only after Start had stopped waiting (a start slower
+	// than 10 s); a quicker report fails Start itself.
+	ExecError string
 }
 
 // Stats are a container's resource usage, read from its cgroup.

@@ -189,13 +189,13 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 	if helper != nil {
 		// corral-exec reports a command it cannot execute, as the init
 		// would have; once it has executed the command, the quota can go on.
-		if err := helper.wait(); err != nil {
-			if strings.HasPrefix(err.Error(), filterLoadFailed) {
-				// The kernel refused the cached program: the next start
-				// compiles it anew.
-				os.Remove(cachePath)
-			}
+		late, err := helper.wait()
+		if err != nil {
+			dropRefusedFilter(err.Error(), cachePath)
 			return nil, fmt.Errorf("starting container %s: %w", spec.ID, err)
+		}
+		if late != nil {
+			c.lateExec = lateExecError(late, cachePath)
 		}
 	} else if limited.Cgroups.Resources.CpuQuota != 0 {
 		waitExec(pid, initExe, execWait)
@@ -207,6 +207,27 @@ func (r *Runtime) Start(spec Spec) (_ *Container, retErr error) {
 		}
 	}
 	return c, nil
+}
+
+// dropRefusedFilter removes the cached program when corral-exec's error
+// says the kernel refused it: the next start compiles it anew.
+func dropRefusedFilter(msg, cachePath string) {
+	if strings.HasPrefix(msg, filterLoadFailed) {
+		os.Remove(cachePath)
+	}
+}
+
+// lateExecError passes on what corral-exec reports after Start stopped
+// waiting for it ("" once it executed the command), dropping a refused
+// cached program as Start would have.
+func lateExecError(late <-chan string, cachePath string) <-chan string {
+	out := make(chan string, 1)
+	go func() {
+		msg := <-late
+		dropRefusedFilter(msg, cachePath)
+		out <- msg
+	}()
+	return out
 }
 
 // execWait bounds how long Start waits for the container's init to execute
@@ -294,6 +315,10 @@ type Container struct {
 	mode cgroupMode
 	proc *libcontainer.Process // nil when Loaded: not our child
 
+	// lateExec delivers corral-exec's report when it came after Start
+	// stopped waiting: its error, or "" once the command was executed.
+	lateExec <-chan string
+
 	waitOnce sync.Once
 	status   ExitStatus // set by waitOnce
 	waitErr  error      // set by waitOnce
@@ -340,6 +365,13 @@ func (c *Container) Wait() (ExitStatus, error) {
 		// The cgroup outlives the init until Destroy, so its OOM count is
 		// still there to read.
 		c.status.OOMKilled, _ = c.OOMKilled()
+		if c.lateExec != nil {
+			// The init has exited, so the status pipe's last writer is gone.
+			select {
+			case c.status.ExecError = <-c.lateExec:
+			case <-time.After(time.Second):
+			}
+		}
 	})
 	return c.status, c.waitErr
 }

@@ -74,8 +74,9 @@ const (
 )
 
 // execStatusWait bounds how long Start waits for corral-exec to execute
-// the command once the init has executed corral-exec.
-const execStatusWait = 10 * time.Second
+// the command once the init has executed corral-exec; a report that comes
+// later reaches Wait (ExitStatus.ExecError). A variable for tests.
+var execStatusWait = 10 * time.Second
 
 // ptraceSeccompGetFilter is PTRACE_SECCOMP_GET_FILTER (linux/ptrace.h).
 const ptraceSeccompGetFilter = 0x420c
@@ -546,14 +547,29 @@ func (h *execHelper) started() {
 // wait waits until corral-exec has executed the command, and returns its
 // error when it could not. The init ending early reads the same as success:
 // Wait reports how it ended.
-func (h *execHelper) wait() error {
+//
+// A deadline that passes means a slow start, not a failed one: the status
+// pipe is then read on until corral-exec executes the command or reports
+// why it could not, which late delivers, and h no longer owns the pipe.
+func (h *execHelper) wait() (late <-chan string, err error) {
 	_ = h.status.SetReadDeadline(time.Now().Add(execStatusWait))
-	// A deadline that passes means a slow start, not a failed one.
-	msg, _ := io.ReadAll(h.status)
+	msg, rerr := io.ReadAll(h.status)
 	if len(msg) > 0 {
-		return errors.New(string(msg))
+		return nil, errors.New(string(msg))
 	}
-	return nil
+	if !errors.Is(rerr, os.ErrDeadlineExceeded) {
+		return nil, nil
+	}
+	ch := make(chan string, 1)
+	status := h.status
+	h.status = nil
+	go func() {
+		defer status.Close()
+		_ = status.SetReadDeadline(time.Time{})
+		msg, _ := io.ReadAll(status)
+		ch <- string(msg)
+	}()
+	return ch, nil
 }
 
 func (h *execHelper) close() {

@@ -236,6 +236,35 @@ func TestExecHelperLikeInit(t *testing.T) {
 	}
 }
 
+// TestLateExecError: when corral-exec reports a command it cannot execute
+// only after Start has stopped waiting (a start slower than
+// execStatusWait), the report is not lost: Wait gives it with the exit
+// status, and a command that does run reports none.
+func TestLateExecError(t *testing.T) {
+	e := newEnv(t)
+	if !SeccompSupported {
+		t.Skip("built without the seccomp tag")
+	}
+	defer func(d time.Duration) { execStatusWait = d }(execStatusWait)
+	execStatusWait = 0 // Start never waits: every report comes late
+
+	s := e.spec("late-missing", "")
+	s.Args = []string{"no-such-command", "x"}
+	c := e.start(t, s)
+	st, err := c.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Code != 127 || !strings.Contains(st.ExecError, `exec: "no-such-command": executable file not found in $PATH`) {
+		t.Errorf("Wait() = %+v, want code 127 and LookPath's error", st)
+	}
+
+	st, out := e.run(t, e.spec("late-ok", "echo ran"))
+	if st != (ExitStatus{}) || out != "ran\n" {
+		t.Errorf("a command that runs: Wait() = %+v, output %q; want a clean exit and no error", st, out)
+	}
+}
+
 // TestSeccompFlags: corral-exec passes seccomp(2) the flags libcontainer's
 // init would (Docker's profile gets SPEC_ALLOW from specconv, as runc's
 // containers do), and a filter it could not load the same way is left to

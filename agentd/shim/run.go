@@ -199,7 +199,7 @@ func (r containerRunner) Wait() (Exit, error) {
 	if err != nil {
 		return Exit{}, err
 	}
-	e := Exit{Code: st.Code, Signal: int(st.Signal), OOMKilled: st.OOMKilled}
+	e := Exit{Code: st.Code, Signal: int(st.Signal), OOMKilled: st.OOMKilled, Error: st.ExecError}
 	if !e.OOMKilled {
 		// The kernel may record the OOM kill after the process is reaped.
 		e.OOMKilled, _ = r.c.OOMKilled()
