@@ -25,6 +25,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"corral/routerd/accept"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
 )
@@ -91,7 +92,7 @@ func New(cfg Config, table func() *route.Table, m *metrics.Metrics, log *slog.Lo
 // ServeEdge serves the shared edge on ln until Close: requests go to the
 // service table().MatchHTTP picks; none is a 404.
 func (p *Proxy) ServeEdge(ln net.Listener) error {
-	return p.serve(ln, p.newServer(p.edgeHandler(false)))
+	return p.serve(accept.Retrying(ln, ln.Addr().String(), p.log), p.newServer(p.edgeHandler(false)))
 }
 
 // ServeEdgeTLS serves the shared edge over TLS on ln until Close, with the
@@ -104,7 +105,7 @@ func (p *Proxy) ServeEdgeTLS(ln net.Listener) error {
 		GetCertificate: p.certs.get,
 		NextProtos:     []string{"http/1.1"},
 	}
-	return p.serve(tls.NewListener(ln, tc), p.newServer(p.edgeHandler(true)))
+	return p.serve(tls.NewListener(accept.Retrying(ln, ln.Addr().String(), p.log), tc), p.newServer(p.edgeHandler(true)))
 }
 
 // HasCertificates reports whether the edge has a certificate to serve TLS
@@ -171,7 +172,7 @@ func (p *Proxy) ServeService(ln net.Listener, listenAddr string) error {
 			}
 		}
 	}
-	return p.serve(ln, srv)
+	return p.serve(accept.Retrying(ln, listenAddr, p.log), srv)
 }
 
 // Close stops every server: listeners close at once, requests in flight

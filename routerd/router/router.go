@@ -121,12 +121,22 @@ func (r *Router) applyListeners(t *route.Table) map[string]string {
 		if mode == route.ModeHTTP {
 			srv = r.http
 		}
-		r.listeners[addr] = &listener{ln: ln, mode: mode}
+		l := &listener{ln: ln, mode: mode}
+		r.listeners[addr] = l
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
 			if err := srv.Serve(ln, addr); err != nil {
-				r.log.Warn("service port stopped", "listen", addr, "err", err)
+				// Not left bound and unserved, where clients would hang:
+				// closed, it refuses them, and the next update opens it
+				// again.
+				r.log.Warn("service port stopped; it opens again at the next update", "listen", addr, "err", err)
+				r.mu.Lock()
+				if r.listeners[addr] == l {
+					ln.Close()
+					delete(r.listeners, addr)
+				}
+				r.mu.Unlock()
 			}
 		}()
 		r.log.Info("service port open", "listen", addr, "mode", mode)

@@ -1,16 +1,20 @@
 package router
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"corral/marathon"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
+	"corral/tstest"
 )
 
 func app(id string, port int) marathon.AppInfo {
@@ -75,6 +79,47 @@ func TestListenersOneByOne(t *testing.T) {
 	}
 	if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(a)); err != nil {
 		t.Errorf("/a's port stopped accepting: %v", err)
+	} else {
+		c.Close()
+	}
+}
+
+// A service port whose server stops with an error is closed, so clients
+// are refused rather than left hanging in its backlog, and the next
+// update opens it again.
+func TestStoppedServerReopens(t *testing.T) {
+	var calls atomic.Int32
+	serve := ServerFunc(func(ln net.Listener, _ string) error {
+		if calls.Add(1) == 1 {
+			return errors.New("accept4: too many open files")
+		}
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return nil
+			}
+			c.Close()
+		}
+	})
+	r := New(route.Config{ServiceBind: "127.0.0.1", Groups: []string{"*"}}, serve, serve, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer r.Close()
+	p, l := freePort(t)
+	l.Close()
+	addr := "127.0.0.1:" + strconv.Itoa(p)
+	apps := []marathon.AppInfo{app("/a", p)}
+	r.Update(apps)
+	tstest.WaitFor(t, 5*time.Second, "the stopped port to be closed", func() bool { return len(r.Listening()) == 0 })
+	if c, err := net.Dial("tcp", addr); err == nil {
+		c.Close()
+		t.Errorf("the stopped port still accepts connections into its backlog")
+	}
+	r.Update(apps)
+	if got := r.Listening(); len(got) != 1 || got[0] != addr {
+		t.Fatalf("after the next update, listening on %v, want %s", got, addr)
+	}
+	tstest.WaitFor(t, 5*time.Second, "the reopened port to be served", func() bool { return calls.Load() == 2 })
+	if c, err := net.Dial("tcp", addr); err != nil {
+		t.Errorf("the reopened port refuses connections: %v", err)
 	} else {
 		c.Close()
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"corral/routerd/accept"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
 )
@@ -62,20 +63,16 @@ func New(cfg Config, table func() *route.Table, m *metrics.Metrics, log *slog.Lo
 // Serve accepts connections on ln, the listener of listenAddr, until ln is
 // closed. Connections already accepted go on.
 func (p *Proxy) Serve(ln net.Listener, listenAddr string) error {
-	var delay time.Duration
+	// EMFILE and friends: back off as net/http does, keep going.
+	ln = accept.Retrying(ln, listenAddr, p.log)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			// EMFILE and friends: back off as net/http does, keep going.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			p.log.Warn("accept failed", "listen", listenAddr, "err", err)
-			time.Sleep(delay)
-			continue
+			return err
 		}
-		delay = 0
 		if !p.track(c) {
 			c.Close()
 			continue
