@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"corral/agentd/shim"
 	"corral/masterd/master/mastertest"
 	"corral/mesos"
+	"corral/tstest"
 )
 
 func healthCheck(cmd string) *mesos.HealthCheck {
@@ -162,6 +164,36 @@ func TestKillRightAfterLaunch(t *testing.T) {
 	f.Launch(t, id, command("early", "cpus:0.1;mem:64", "exec sleep 300"))
 	f.Kill(t, "early") // reaches the agent right behind the LAUNCH
 	f.WaitUpdate(t, 20*time.Second, "early", mesos.TaskKilled)
+}
+
+// A task whose directory was removed by hand (an operator freeing disk)
+// is still killed: the agent signals the shim it remembers, and the task
+// ends TASK_KILLED with its process gone, rather than staying
+// TASK_KILLING forever with its process alive and its ports held.
+func TestKillAfterTaskDirRemoved(t *testing.T) {
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	startAgent(t, m, shim.Posix, work)
+	id := agentID(t, m)
+	f.Launch(t, id, command("orphan", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.WaitUpdate(t, 20*time.Second, "orphan", mesos.TaskRunning)
+	pid := taskPID(t, work, "orphan")
+	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_orphan"))
+	if len(dirs) != 1 {
+		t.Fatalf("task directory of orphan: found %v", dirs)
+	}
+	if err := os.RemoveAll(dirs[0]); err != nil {
+		t.Fatal(err)
+	}
+	f.Kill(t, "orphan")
+	killed := f.WaitUpdate(t, 20*time.Second, "orphan", mesos.TaskKilled)
+	if !strings.Contains(killed.Message, "was removed") {
+		t.Errorf("TASK_KILLED message %q, want it to say the run directory was removed", killed.Message)
+	}
+	tstest.WaitFor(t, 10*time.Second, "the task's process to be gone", func() bool {
+		return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	})
 }
 
 // With --max-starting-tasks 1, a task launched while another is starting

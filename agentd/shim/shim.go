@@ -234,16 +234,20 @@ func (p Process) Alive() bool {
 // RequestKill asks the shim to kill its task: SIGTERM, then SIGKILL after
 // grace. It is safe to repeat; a second request shortens nothing.
 func RequestKill(runDir string, p Process, grace time.Duration) error {
+	// A shim that finds no request uses its spec's grace period; the
+	// signal goes even when the request cannot be written (its directory
+	// was removed), for a task must not outlive its kill.
+	var werr error
 	if err := WriteJSON(filepath.Join(runDir, KillFile), Kill{Grace: grace}); err != nil {
-		return fmt.Errorf("writing kill request: %w", err)
+		werr = fmt.Errorf("writing kill request: %w", err)
 	}
 	if !p.Alive() {
-		return nil
+		return werr
 	}
 	if err := syscall.Kill(p.ShimPID, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signalling shim %d: %w", p.ShimPID, err)
+		return errors.Join(werr, fmt.Errorf("signalling shim %d: %w", p.ShimPID, err))
 	}
-	return nil
+	return werr
 }
 
 // startTime reads field 22 of /proc/<pid>/stat.

@@ -48,6 +48,11 @@ func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
 	}
 	p, ok, _ := shim.ReadPid(t.runDir())
 	if !ok {
+		// A task that ran has lost its run directory (removed by hand):
+		// its shim is still signalled, from what the agent remembers.
+		p, ok = t.process()
+	}
+	if !ok {
 		// The shim has not started the task yet: it finds the request when
 		// it does. Look again in case it started meanwhile.
 		_ = shim.WriteJSON(filepath.Join(t.runDir(), shim.KillFile), shim.Kill{Grace: grace})

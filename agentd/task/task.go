@@ -133,8 +133,10 @@ type Task struct {
 	// tasks. Only the launching goroutine uses it.
 	shimStarted time.Time
 
-	mu          sync.Mutex // guards state, killing, killed, killReason and killMessage
+	mu          sync.Mutex // guards state, proc, killing, killed, killReason and killMessage
 	state       mesos.TaskState
+	proc        shim.Process // the shim and task, once running; a kill needs no run directory
+	hasProc     bool
 	killing     bool
 	killed      chan struct{} // closed when killing starts; nil until a launch waits on it
 	killReason  string        // why the agent killed it, e.g. failed health checks
@@ -423,7 +425,10 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 	var poll <-chan time.Time
 	var proc shim.Process
 	if ready == nil {
-		proc, _, _ = shim.ReadPid(t.runDir())
+		var ok bool
+		if proc, ok, _ = shim.ReadPid(t.runDir()); ok {
+			t.setProcess(proc)
+		}
 		m.startHealth(hctx, t)
 		tick := time.NewTicker(m.cfg.Poll)
 		defer tick.Stop()
@@ -446,6 +451,7 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 			if !ok {
 				continue // the shim ended before the task ran; shimGone follows
 			}
+			t.setProcess(p)
 			started()
 			if m.cfg.StartTime != nil && !t.shimStarted.IsZero() {
 				m.cfg.StartTime.Observe(time.Since(t.shimStarted).Seconds())
@@ -454,6 +460,20 @@ func (m *Manager) supervise(ctx context.Context, t *Task, shimGone <-chan struct
 			m.startHealth(hctx, t)
 		}
 	}
+}
+
+// setProcess records the task's shim and process once they run.
+func (t *Task) setProcess(p shim.Process) {
+	t.mu.Lock()
+	t.proc, t.hasProc = p, true
+	t.mu.Unlock()
+}
+
+// process returns the task's shim and process, if they have run.
+func (t *Task) process() (shim.Process, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.proc, t.hasProc
 }
 
 func hasImage(info mesos.TaskInfo) bool { return info.Container != nil && info.Container.Image != "" }
@@ -492,7 +512,19 @@ func (m *Manager) finish(t *Task) {
 		st.Message = "the task's shim ended without recording an exit status"
 		if err != nil {
 			st.Message += ": " + err.Error()
+		} else if _, serr := os.Stat(t.runDir()); errors.Is(serr, os.ErrNotExist) {
+			st.Message += " (its run directory " + t.runDir() + " was removed)"
 		}
+		t.mu.Lock()
+		if t.killing {
+			// Killed, where the shim could not record it (its run
+			// directory was removed): still the kill's end.
+			st.State, st.Reason = mesos.TaskKilled, t.killReason
+			if t.killMessage != "" {
+				st.Message = t.killMessage + "; " + st.Message
+			}
+		}
+		t.mu.Unlock()
 	case e.Error != "":
 		st.State, st.Reason, st.Message = mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, e.Describe()
 	case e.Killed:
