@@ -196,6 +196,44 @@ func TestKillAfterTaskDirRemoved(t *testing.T) {
 	})
 }
 
+// A container whose task directory was removed while the agent was down
+// belongs to no task the restarted agent knows: it is destroyed as the
+// agent recovers, not left running unseen with the ports and memory the
+// master offers to others.
+func TestRecoveryDestroysContainersOfNoTask(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("linux isolation needs root")
+	}
+	m := mastertest.Start(t, nil)
+	f := m.Subscribe(t, "test")
+	work := t.TempDir()
+	a := startAgent(t, m, shim.Linux, work)
+	id := agentID(t, m)
+	f.Launch(t, id, command("kept", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.Launch(t, id, command("lost", "cpus:0.1;mem:64", "exec sleep 300"))
+	f.WaitUpdate(t, 20*time.Second, "kept", mesos.TaskRunning)
+	f.WaitUpdate(t, 20*time.Second, "lost", mesos.TaskRunning)
+	kept, lost := taskPID(t, work, "kept"), taskPID(t, work, "lost")
+	a.stop(syscall.SIGKILL)
+	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_lost"))
+	if len(dirs) != 1 {
+		t.Fatalf("task directory of lost: found %v", dirs)
+	}
+	if err := os.RemoveAll(dirs[0]); err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	tstest.WaitFor(t, 20*time.Second, "the container of no task to be destroyed", func() bool {
+		return errors.Is(syscall.Kill(lost, 0), syscall.ESRCH) && len(cgroupDirs("lost")) == 0
+	})
+	if err := syscall.Kill(kept, 0); err != nil {
+		t.Fatalf("the task the agent knows was stopped too: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(work, "agentd.log")); !strings.Contains(string(b), "destroyed a container of no task") {
+		t.Errorf("agentd.log does not say it destroyed the container of no task")
+	}
+}
+
 // With --max-starting-tasks 1, a task launched while another is starting
 // waits in TASK_STARTING and runs once the one ahead of it runs; a kill
 // while it waits ends it without starting it.

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"corral/agentd/shim"
+	"corral/isolation"
 	"corral/mesos"
 )
 
@@ -83,6 +85,9 @@ func (m *Manager) Recover(ctx context.Context, latest func(frameworkID, taskID s
 		}()
 	}
 	m.recoverCompleted(completed)
+	if m.cfg.Isolation == shim.Linux {
+		m.destroyOrphans(live)
+	}
 	if m.cfg.Network != nil {
 		// Before any launch: CNI GC must not see a new task as a leak.
 		if err := m.cfg.Network.Collect(ctx, live); err != nil {
@@ -90,4 +95,32 @@ func (m *Manager) Recover(ctx context.Context, latest func(frameworkID, taskID s
 		}
 	}
 	return nil
+}
+
+// destroyOrphans destroys the containers that belong to no running task
+// the agent knows: those whose task directory was removed while they ran
+// (by an operator freeing disk) would otherwise run on unseen, holding the
+// ports and memory the master offers to others, as the Mesos agent
+// destroys unknown containers when it recovers.
+func (m *Manager) destroyOrphans(live []string) {
+	rt, err := isolation.NewRuntime(filepath.Join(m.cfg.WorkDir, "containers"))
+	if err != nil {
+		m.log.Warn("looking for containers of no task", "err", err)
+		return
+	}
+	ids, err := rt.List()
+	if err != nil {
+		m.log.Warn("looking for containers of no task", "err", err)
+		return
+	}
+	for _, id := range ids {
+		if slices.Contains(live, id) {
+			continue
+		}
+		if err := rt.Remove(id); err != nil {
+			m.log.Error("destroying a container of no task", "container", id, "err", err)
+			continue
+		}
+		m.log.Warn("destroyed a container of no task (its task directory is gone)", "container", id)
+	}
 }
