@@ -18,10 +18,12 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/logutil"
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 )
 
@@ -226,7 +228,15 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Etcd, error) {
 	return e, nil
 }
 
-func startEmbedded(cfg Config) (*embed.Etcd, error) {
+func startEmbedded(cfg Config) (_ *embed.Etcd, retErr error) {
+	// etcd panics where it cannot start (no room for its write-ahead log);
+	// masterd then ends with the reason, which etcdLogger has written to
+	// stderr, not a stack trace.
+	defer func() {
+		if v := recover(); v != nil {
+			retErr = fmt.Errorf("embedded etcd failed to start: %v", v)
+		}
+	}()
 	dir := filepath.Join(cfg.Dir, "etcd")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating etcd data directory: %w", err)
@@ -243,8 +253,11 @@ func startEmbedded(cfg Config) (*embed.Etcd, error) {
 	ec.MaxTxnOps, ec.MaxRequestBytes = uint(l.MaxTxnOps), uint(l.MaxRequestBytes)
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = cfg.CompactionRetention.String()
-	ec.LogLevel = "error"
-	ec.LogOutputs = []string{filepath.Join(cfg.Dir, "etcd.log")}
+	lg, err := etcdLogger(filepath.Join(cfg.Dir, "etcd.log"))
+	if err != nil {
+		return nil, fmt.Errorf("opening etcd's log: %w", err)
+	}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(lg)
 	srv, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd in %s: %w", dir, err)
@@ -260,6 +273,24 @@ func startEmbedded(cfg Config) (*embed.Etcd, error) {
 		srv.Close()
 		return nil, errors.New("embedded etcd did not become ready within 60s")
 	}
+}
+
+// etcdLogger writes embedded etcd's errors to path, and what ends the
+// process (etcd's fatal and panic: a full disk, no file descriptors left)
+// to masterd's stderr as well, which the journal keeps: etcd exits by
+// itself then, and path may be on the very disk that is full. The errors
+// of an ordinary stop stay out of stderr.
+func etcdLogger(path string) (*zap.Logger, error) {
+	cfg := logutil.DefaultZapLoggerConfig
+	cfg.Level = zap.NewAtomicLevelAt(zap.ErrorLevel)
+	cfg.OutputPaths = []string{path}
+	cfg.ErrorOutputPaths = []string{"stderr"}
+	file, err := cfg.Build()
+	if err != nil {
+		return nil, err
+	}
+	stderr := zapcore.NewCore(zapcore.NewJSONEncoder(cfg.EncoderConfig), zapcore.Lock(os.Stderr), zap.DPanicLevel)
+	return zap.New(zapcore.NewTee(file.Core(), stderr), zap.AddCaller(), zap.ErrorOutput(zapcore.Lock(os.Stderr))), nil
 }
 
 // Close closes the client and stops the embedded server.
