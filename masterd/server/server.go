@@ -35,6 +35,8 @@ import (
 	"corral/mesos"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
 )
 
 // Config is everything masterd's flags set.
@@ -170,8 +172,21 @@ func (s *Server) Listen() error {
 		ln.Close()
 		return fmt.Errorf("listening on %s: %w", s.cfg.MarathonListen, err)
 	}
-	s.ln, s.mln = ln, mln
+	n := connLimit()
+	s.ln, s.mln = netutil.LimitListener(ln, n), netutil.LimitListener(mln, n)
 	return nil
+}
+
+// connLimit bounds the connections each API port holds open, a quarter of
+// the process's file descriptors: a flood of idle clients on one port
+// then waits in the kernel's backlog, leaving the other port and embedded
+// etcd their descriptors (etcd ends the process when it finds none).
+func connLimit() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur == unix.RLIM_INFINITY {
+		return 1 << 18
+	}
+	return int(max(lim.Cur/4, 64))
 }
 
 // Addr returns the bound address of the Mesos API.
