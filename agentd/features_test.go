@@ -179,11 +179,7 @@ func TestKillAfterTaskDirRemoved(t *testing.T) {
 	f.Launch(t, id, command("orphan", "cpus:0.1;mem:64", "exec sleep 300"))
 	f.WaitUpdate(t, 20*time.Second, "orphan", mesos.TaskRunning)
 	pid := taskPID(t, work, "orphan")
-	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_orphan"))
-	if len(dirs) != 1 {
-		t.Fatalf("task directory of orphan: found %v", dirs)
-	}
-	if err := os.RemoveAll(dirs[0]); err != nil {
+	if err := os.RemoveAll(taskDir(t, work, f.ID, "orphan")); err != nil {
 		t.Fatal(err)
 	}
 	f.Kill(t, "orphan")
@@ -215,11 +211,7 @@ func TestRecoveryDestroysContainersOfNoTask(t *testing.T) {
 	f.WaitUpdate(t, 20*time.Second, "lost", mesos.TaskRunning)
 	kept, lost := taskPID(t, work, "kept"), taskPID(t, work, "lost")
 	a.stop(syscall.SIGKILL)
-	dirs, _ := filepath.Glob(filepath.Join(work, "tasks", "*_lost"))
-	if len(dirs) != 1 {
-		t.Fatalf("task directory of lost: found %v", dirs)
-	}
-	if err := os.RemoveAll(dirs[0]); err != nil {
+	if err := os.RemoveAll(taskDir(t, work, f.ID, "lost")); err != nil {
 		t.Fatal(err)
 	}
 	a.start()
