@@ -215,14 +215,20 @@ func TestRecoveryDestroysContainersOfNoTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.start()
+	// The agent logs it once the container's cgroups and state are gone,
+	// a moment after its process.
 	tstest.WaitFor(t, 20*time.Second, "the container of no task to be destroyed", func() bool {
-		return errors.Is(syscall.Kill(lost, 0), syscall.ESRCH) && len(cgroupDirs("lost")) == 0
+		b, _ := os.ReadFile(filepath.Join(work, "agentd.log"))
+		return strings.Contains(string(b), "destroyed a container of no task")
 	})
+	if err := syscall.Kill(lost, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("the process of the container of no task still runs (kill -0: %v)", err)
+	}
+	if dirs := cgroupDirs("lost"); len(dirs) > 0 {
+		t.Errorf("the container of no task left its cgroups: %v", dirs)
+	}
 	if err := syscall.Kill(kept, 0); err != nil {
 		t.Fatalf("the task the agent knows was stopped too: %v", err)
-	}
-	if b, _ := os.ReadFile(filepath.Join(work, "agentd.log")); !strings.Contains(string(b), "destroyed a container of no task") {
-		t.Errorf("agentd.log does not say it destroyed the container of no task")
 	}
 }
 
