@@ -23,7 +23,7 @@ RACE_PKGS := ./masterd/master/... ./masterd/leader/... ./masterd/offer/... ./mas
              ./cni/ipam/... ./cni/etcdipam/... \
              ./masterd/marathon/events/... ./masterd/marathon/api/... ./masterd/marathon/plan/... \
              ./routerd/watch/... ./routerd/tcpproxy/... ./routerd/router/... ./routerd/daemon/... \
-             ./routerd/httpproxy/... ./routerd/snapshot/... ./dns/resolver/... ./dns/source/...
+             ./routerd/httpproxy/... ./routerd/snapshot/... ./dns/resolver/... ./dns/source/... ./accept/...
 # Debian packages the tests need.
 DEB_PKGS  := gcc pkgconf libseccomp-dev curl util-linux iproute2 runc busybox-static containernetworking-plugins chromium
 # Containers filter system calls through libseccomp (cgo): every go command

@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"corral/accept"
 	"corral/dns/records"
 )
 
@@ -291,15 +292,13 @@ func (r *Resolver) Serve(ctx context.Context) error {
 
 // serveTCP accepts connections until the listener is closed.
 func (r *Resolver) serveTCP(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) error {
+	// Out of file descriptors: back off and go on, not stop routerd.
+	ln = accept.Retrying(ln, ln.Addr().String(), r.log)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
 			}
 			return fmt.Errorf("accepting DNS connections: %w", err)
 		}

@@ -25,7 +25,8 @@ func TestServesAfterRunningOutOfFileDescriptors(t *testing.T) {
 		labels: withLabels(vhost("svc"), "HAPROXY_0_MODE", "http"), backends: []string{be.addr()}}))
 
 	// Use up this process's descriptors under a soft limit lowered for
-	// the test, keeping one free for each client connection.
+	// the test, keeping one free for each client connection. The limit is
+	// the whole process's: no test of this package runs in parallel.
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)

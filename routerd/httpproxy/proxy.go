@@ -25,7 +25,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"corral/routerd/accept"
+	"corral/accept"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
 )

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"corral/routerd/accept"
+	"corral/accept"
 	"corral/routerd/metrics"
 	"corral/routerd/route"
 )

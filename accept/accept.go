@@ -3,7 +3,8 @@
 // memory for a socket (ENOBUFS, ENOMEM). net/http backs off and retries
 // on such errors; fasthttp's Serve returns, which left an HTTP service
 // port bound but never accepting (its clients hung until they timed out)
-// and, on the edge, stopped all of routerd.
+// and, on the edge, stopped all of routerd. routerd's proxies and the
+// resolver's TCP port use it.
 package accept
 
 import (
