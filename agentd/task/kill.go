@@ -47,10 +47,13 @@ func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
 		m.send(t, mesos.TaskStatus{State: mesos.TaskKilling})
 	}
 	p, ok, _ := shim.ReadPid(t.runDir())
+	dirGone := false
 	if !ok {
 		// A task that ran has lost its run directory (removed by hand):
-		// its shim is still signalled, from what the agent remembers.
+		// its shim is still signalled, from what the agent remembers, and
+		// kills with the grace period it was started with.
 		p, ok = t.process()
+		dirGone = ok
 	}
 	if !ok {
 		// The shim has not started the task yet: it finds the request when
@@ -60,7 +63,11 @@ func (m *Manager) kill(t *Task, policy *mesos.KillPolicy, reason, msg string) {
 			return
 		}
 	}
-	if err := shim.RequestKill(t.runDir(), p, grace); err != nil {
+	err := shim.RequestKill(t.runDir(), p, grace)
+	switch {
+	case dirGone:
+		m.log.Warn("killing a task whose run directory is gone: its shim is signalled and uses its own grace period", "task", t.Info.TaskID, "dir", t.runDir(), "err", err)
+	case err != nil:
 		m.log.Error("killing task", "task", t.Info.TaskID, "err", err)
 	}
 }

@@ -98,12 +98,14 @@ func (m *Manager) Recover(ctx context.Context, latest func(frameworkID, taskID s
 }
 
 // destroyOrphans destroys the containers that belong to no running task
-// the agent knows: those whose task directory was removed while they ran
-// (by an operator freeing disk) would otherwise run on unseen, holding the
-// ports and memory the master offers to others, as the Mesos agent
-// destroys unknown containers when it recovers.
+// the agent knows and have no task directory: those whose directory was
+// removed while they ran (by an operator freeing disk) would otherwise
+// run on unseen, holding the ports and memory the master offers to
+// others, as the Mesos agent destroys unknown containers when it
+// recovers. A container whose directory is there but could not be read
+// is left alone. A task's directory is named by its container ID.
 func (m *Manager) destroyOrphans(live []string) {
-	rt, err := isolation.NewRuntime(filepath.Join(m.cfg.WorkDir, "containers"))
+	rt, err := isolation.NewRuntime(m.containersDir())
 	if err != nil {
 		m.log.Warn("looking for containers of no task", "err", err)
 		return
@@ -115,6 +117,9 @@ func (m *Manager) destroyOrphans(live []string) {
 	}
 	for _, id := range ids {
 		if slices.Contains(live, id) {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(m.tasksDir(), id)); !errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err := rt.Remove(id); err != nil {

@@ -1,7 +1,6 @@
 package task
 
 import (
-	"path/filepath"
 	"time"
 
 	"corral/agentd/shim"
@@ -32,7 +31,7 @@ func (m *Manager) Usage() []Usage {
 	if m.cfg.Isolation != shim.Linux {
 		return nil
 	}
-	rt, err := isolation.NewRuntime(filepath.Join(m.cfg.WorkDir, "containers"))
+	rt, err := isolation.NewRuntime(m.containersDir())
 	if err != nil {
 		m.log.Warn("reading task statistics", "err", err)
 		return nil

@@ -171,6 +171,9 @@ func (m *Manager) Wait() { m.wg.Wait() }
 
 func (m *Manager) tasksDir() string { return filepath.Join(m.cfg.WorkDir, "tasks") }
 
+// containersDir is the container runtime's root, which the shims share.
+func (m *Manager) containersDir() string { return filepath.Join(m.cfg.WorkDir, "containers") }
+
 func (t *Task) runDir() string     { return filepath.Join(t.dir, "run") }
 func (t *Task) sandboxDir() string { return filepath.Join(t.dir, "sandbox") }
 
@@ -388,7 +391,7 @@ func (m *Manager) spec(t *Task) (shim.Spec, error) {
 	}
 	return shim.Spec{
 		Isolation:   m.cfg.Isolation,
-		Root:        filepath.Join(m.cfg.WorkDir, "containers"),
+		Root:        m.containersDir(),
 		KillGrace:   grace,
 		LogMaxBytes: m.cfg.LogMaxBytes,
 		LogKeep:     m.cfg.LogKeep,

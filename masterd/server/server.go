@@ -177,6 +177,11 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// idleTimeout closes a keep-alive connection left idle, which would hold
+// one of its port's connLimit slots. Streams (agents', events) are
+// requests in progress, never idle.
+const idleTimeout = 2 * time.Minute
+
 // connLimit bounds the connections each API port holds open, a quarter of
 // the process's file descriptors: a flood of idle clients on one port
 // then waits in the kernel's backlog, leaving the other port and embedded
@@ -249,7 +254,7 @@ func (s *Server) Run(ctx context.Context) error {
 	// redirect.
 	open := func(r *http.Request) bool { return r.URL.Path == "/" || mesosapi.Open(r) }
 	api := httpauth.Basic(s.cfg.HTTPCredentials, "mesos", open, mesosAPI)
-	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second, TLSConfig: mesosTLS}
+	srv := &http.Server{Handler: s.metrics.Instrument("mesos", api), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout, TLSConfig: mesosTLS}
 	// Agents may multiplex their streams over HTTP/2 (without TLS too); a
 	// simulated cluster of thousands of agents needs few sockets that way.
 	srv.Protocols = new(http.Protocols)
@@ -267,7 +272,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.cfg.AgentSecret == "" && s.cfg.AgentCA == "" {
 		s.log.Warn("agents are not authenticated: any host that reaches the Mesos port can register as an agent and be sent tasks with their environment; set --agent-secret-file (and agentd --secret-file)", "addr", s.ln.Addr().String())
 	}
-	msrv := &http.Server{Handler: s.metrics.Instrument("marathon", mapi), ReadHeaderTimeout: 10 * time.Second}
+	msrv := &http.Server{Handler: s.metrics.Instrument("marathon", mapi), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: idleTimeout}
 	mserveErr := make(chan error, 1)
 	go func() {
 		if s.cfg.TLSCert != "" {
@@ -276,7 +281,7 @@ func (s *Server) Run(ctx context.Context) error {
 			mserveErr <- msrv.Serve(s.mln)
 		}
 	}()
-	s.log.Info("masterd listening", "id", s.id, "addr", s.ln.Addr().String(), "pid", self.PID())
+	s.log.Info("masterd listening", "id", s.id, "addr", s.ln.Addr().String(), "pid", self.PID(), "maxConnsPerPort", connLimit())
 	// Standbys answer 503 while etcd starts or is dialled.
 	etcd, err := state.Open(ctx, s.cfg.State, s.log.With("component", "state"))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -232,8 +233,14 @@ func startEmbedded(cfg Config) (_ *embed.Etcd, retErr error) {
 	// etcd panics where it cannot start (no room for its write-ahead log);
 	// masterd then ends with the reason, which etcdLogger has written to
 	// stderr, not a stack trace.
+	// A runtime error is a bug, not etcd's refusal: it goes on panicking.
+	// After this error masterd exits; etcd's listeners and files are left
+	// open, so Open is not retried in the same process.
 	defer func() {
 		if v := recover(); v != nil {
+			if _, bug := v.(runtime.Error); bug {
+				panic(v)
+			}
 			retErr = fmt.Errorf("embedded etcd failed to start: %v", v)
 		}
 	}()
