@@ -11,7 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,9 +33,7 @@ type listener struct {
 	net.Listener
 	listen string
 	log    *slog.Logger
-
-	mu     sync.Mutex // guards failed: Accept may be called concurrently
-	failed int        // tries failed since the last accepted connection
+	failed atomic.Int64 // tries failed since the last accepted connection
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -49,7 +47,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		if errors.Is(err, net.ErrClosed) {
 			return nil, err
 		}
-		if l.fail() {
+		if l.failed.Add(1) == 1 {
 			l.log.Warn("accepting connections failed; retrying with backoff", "listen", l.listen, "err", err)
 		}
 		delay = min(max(2*delay, minDelay), maxDelay)
@@ -57,20 +55,13 @@ func (l *listener) Accept() (net.Conn, error) {
 	}
 }
 
-// fail counts a failed try and reports whether it is the first.
-func (l *listener) fail() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.failed++
-	return l.failed == 1
-}
-
+// accepted logs, once, that accepting works again; on the hot path it
+// costs one atomic load.
 func (l *listener) accepted() {
-	l.mu.Lock()
-	n := l.failed
-	l.failed = 0
-	l.mu.Unlock()
-	if n > 0 {
+	if l.failed.Load() == 0 {
+		return
+	}
+	if n := l.failed.Swap(0); n > 0 {
 		l.log.Info("accepting connections again", "listen", l.listen, "failedTries", n)
 	}
 }
