@@ -23,6 +23,22 @@ func app(id string, port int) marathon.AppInfo {
 	return marathon.AppInfo{App: a}
 }
 
+// acceptAndClose serves a port by closing every connection.
+func acceptAndClose(ln net.Listener, _ string) error {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return nil
+		}
+		c.Close()
+	}
+}
+
+// newRouter routes every group on 127.0.0.1 with serve for both modes.
+func newRouter(serve Server) *Router {
+	return New(route.Config{ServiceBind: "127.0.0.1", Groups: []string{"*"}}, serve, serve, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
 func freePort(t *testing.T) (int, net.Listener) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,16 +51,8 @@ func freePort(t *testing.T) (int, net.Listener) {
 // the reason; the other ports open; a later update binds it once free, and
 // a port that goes away closes while the others stay open.
 func TestListenersOneByOne(t *testing.T) {
-	serve := ServerFunc(func(ln net.Listener, _ string) error {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			c.Close()
-		}
-	})
-	r := New(route.Config{ServiceBind: "127.0.0.1", Groups: []string{"*"}}, serve, serve, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	serve := ServerFunc(acceptAndClose)
+	r := newRouter(serve)
 	defer r.Close()
 	taken, holder := freePort(t)
 	a, la := freePort(t)
@@ -89,19 +97,13 @@ func TestListenersOneByOne(t *testing.T) {
 // update opens it again.
 func TestStoppedServerReopens(t *testing.T) {
 	var calls atomic.Int32
-	serve := ServerFunc(func(ln net.Listener, _ string) error {
+	serve := ServerFunc(func(ln net.Listener, addr string) error {
 		if calls.Add(1) == 1 {
 			return errors.New("accept4: too many open files")
 		}
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return nil
-			}
-			c.Close()
-		}
+		return acceptAndClose(ln, addr)
 	})
-	r := New(route.Config{ServiceBind: "127.0.0.1", Groups: []string{"*"}}, serve, serve, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := newRouter(serve)
 	defer r.Close()
 	p, l := freePort(t)
 	l.Close()
